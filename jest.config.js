@@ -1,0 +1,35 @@
+/** Unit specs beside the code (src/**\/*.spec.ts); e2e suites under test/ on a real PostgreSQL. */
+const swcTypeScript = [
+  '@swc/jest',
+  {
+    jsc: {
+      parser: { syntax: 'typescript', decorators: true },
+      transform: { legacyDecorator: true, decoratorMetadata: true },
+      target: 'es2022',
+    },
+    module: { type: 'commonjs' },
+  },
+];
+// jose ships ESM only; jest's CommonJS runtime needs it transformed.
+const swcEsm = ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }];
+
+const shared = {
+  testEnvironment: 'node',
+  transform: { '^.+\\.ts$': swcTypeScript, '/node_modules/jose/.+\\.js$': swcEsm },
+  transformIgnorePatterns: ['/node_modules/(?!jose/)'],
+};
+
+module.exports = {
+  projects: [
+    { ...shared, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts'] },
+    {
+      ...shared,
+      displayName: 'e2e',
+      testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
+      globalSetup: '<rootDir>/test/support/global-setup.ts',
+      globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+      slowTestThreshold: 30,
+    },
+  ],
+  testTimeout: 60000,
+};

@@ -1,0 +1,35 @@
+import { loadConfig } from '../config/app-config';
+import { assertDatabaseReachable } from '../database/connection-check';
+import { startEmbeddedPostgres } from '../database/embedded-postgres';
+
+/**
+ * Runs a command-line task against the service's database: DATABASE_URL when set,
+ * otherwise the embedded server in DATA_DIR (shared with a running service if any).
+ */
+export async function withCliDatabase(task: (url: string) => Promise<void>): Promise<void> {
+  const config = loadConfig();
+  const embedded = config.database.url
+    ? undefined
+    : await startEmbeddedPostgres({
+        dataDir: config.database.dataDir,
+        port: config.database.embeddedPort,
+      });
+  try {
+    const url = config.database.url ?? embedded!.url;
+    await assertDatabaseReachable(url);
+    await task(url);
+  } finally {
+    await embedded?.stop();
+  }
+}
+
+/** Prints a failure as one line (no stack: it could carry connection details) and exits 1. */
+export function runCli(main: () => Promise<void>) {
+  main().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,12 @@
+import { applyMigrations } from '../database/schema-engine';
+import { runCli, withCliDatabase } from './cli-database';
+
+/** `npm run db:migrate`: applies pending migrations from prisma/migrations. */
+runCli(() =>
+  withCliDatabase(async (url) => {
+    const applied = await applyMigrations(url);
+    process.stdout.write(
+      applied.length ? `applied: ${applied.join(', ')}\n` : 'database is up to date\n',
+    );
+  }),
+);

@@ -1,0 +1,35 @@
+import { Logger } from '@nestjs/common';
+import type { ApolloDriverConfig } from '@nestjs/apollo';
+import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import GraphQLJSON from 'graphql-type-json';
+import type { AppConfig } from '../../config/app-config';
+import { formatGraphQLError } from '../errors/format-graphql-error';
+
+const logger = new Logger('GraphQL');
+
+/** Apollo Server settings, all derived from the validated configuration. */
+export function graphqlOptions(config: AppConfig): Omit<ApolloDriverConfig, 'driver'> {
+  return {
+    path: '/graphql',
+    // The schema is built in memory; `npm run schema:print` writes schema.graphql for review.
+    autoSchemaFile: true,
+    sortSchema: true,
+    resolvers: { JSON: GraphQLJSON },
+    playground: false,
+    introspection: config.graphql.introspection,
+    hideSchemaDetailsFromClientErrors: config.isProduction,
+    includeStacktraceInErrorResponses: false,
+    csrfPrevention: true,
+    allowBatchedHttpRequests: config.graphql.maxBatch > 1,
+    plugins: [
+      config.isProduction
+        ? ApolloServerPluginLandingPageDisabled()
+        : ApolloServerPluginLandingPageLocalDefault({ embed: true }),
+    ],
+    autoTransformHttpErrors: false,
+    formatError: (formatted, error) =>
+      formatGraphQLError(formatted, error, (report) => logger.error(report, 'internal error')),
+    context: ({ req, res }: { req: unknown; res: unknown }) => ({ req, res }),
+  };
+}

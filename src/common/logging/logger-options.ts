@@ -1,0 +1,72 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import pino, { type DestinationStream, type LoggerOptions } from 'pino';
+import type { Options as PinoHttpOptions } from 'pino-http';
+import type { AppConfig } from '../../config/app-config';
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/**
+ * Anything that could carry a secret is cut before it is written, wherever it
+ * appears in a log object. Request bodies and headers are never logged at all.
+ */
+const REDACT_PATHS = [
+  'req.headers',
+  'authorization',
+  '*.authorization',
+  'password',
+  '*.password',
+  'privateKey',
+  '*.privateKey',
+  'encryptedData',
+  '*.encryptedData',
+  'data',
+  '*.data',
+  'key',
+  '*.key',
+];
+
+/** Where log lines go: stdout, or LOG_FILE (JSON lines, written synchronously so none are lost at exit). */
+export function logDestination(config: AppConfig): DestinationStream | undefined {
+  return config.log.file ? pino.destination({ dest: config.log.file, mkdir: true, sync: true }) : undefined;
+}
+
+export function createLogger(config: AppConfig, name: string): pino.Logger {
+  const destination = logDestination(config);
+  const options = { ...baseLoggerOptions(config), name };
+  return destination ? pino(options, destination) : pino(options);
+}
+
+export function baseLoggerOptions(config: AppConfig): LoggerOptions {
+  return {
+    level: config.log.level,
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    base: { service: 'kms' },
+    transport:
+      config.log.format === 'pretty'
+        ? { target: 'pino-pretty', options: { singleLine: true, translateTime: 'SYS:HH:MM:ss.l' } }
+        : undefined,
+  };
+}
+
+export function httpLoggerOptions(config: AppConfig): PinoHttpOptions {
+  return {
+    ...baseLoggerOptions(config),
+    // Use the caller's request id when it is well-formed, so logs join up across services.
+    genReqId: (req: IncomingMessage, res: ServerResponse) => {
+      const given = req.headers['x-request-id'];
+      const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+      res.setHeader('x-request-id', id);
+      return id;
+    },
+    serializers: {
+      req: (req: { id: string; method: string; url: string }) => ({
+        id: req.id,
+        method: req.method,
+        url: req.url,
+      }),
+      res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+    },
+    autoLogging: { ignore: (req: IncomingMessage) => req.url?.startsWith('/health') ?? false },
+  };
+}

@@ -1,0 +1,103 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError, KNOWN_VARIABLES, loadConfig } from './app-config';
+
+const KEY = Buffer.alloc(32, 1).toString('base64');
+const problemsOf = (env: Record<string, string>) => {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+};
+
+describe('loadConfig', () => {
+  it('gives the documented defaults for an empty environment', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      env: 'development',
+      http: { port: 3000, bodyLimitBytes: 65536 },
+      database: { url: undefined, embeddedPort: 54320 },
+      keys: { expiryDays: 30, retentionDays: 90, maxGenerationsPerDevice: 5, generationWindowHours: 24, maxEncryptedDataSize: 2048 },
+      rotation: { cron: '0 3 * * *' },
+      auth: { maxAttempts: 5, lockoutMinutes: 15 },
+      access: { allowAnonymousClients: true },
+      graphql: { introspection: true },
+      masterKeys: undefined,
+    });
+  });
+
+  it('treats an empty value as unset', () => {
+    expect(loadConfig({ PORT: '', DATABASE_URL: '' }).http.port).toBe(3000);
+  });
+
+  it('reads and converts every kind of value', () => {
+    const config = loadConfig({
+      PORT: '8080',
+      DATABASE_URL: 'postgresql://u:p@db:5432/kms',
+      ALLOW_ANONYMOUS_CLIENTS: 'false',
+      METRICS_PROBLEM_KEY_FAILURE_RATE: '0.5',
+      KMS_MASTER_KEYS: `new:${KEY},old:${Buffer.alloc(32, 2).toString('base64')}`,
+    });
+    expect(config.http.port).toBe(8080);
+    expect(config.database.url).toBe('postgresql://u:p@db:5432/kms');
+    expect(config.access.allowAnonymousClients).toBe(false);
+    expect(config.metrics.problemKeyFailureRate).toBe(0.5);
+    expect(config.masterKeys!.map((entry) => entry.id)).toEqual(['new', 'old']);
+    expect(config.masterKeys![0].key).toEqual(Buffer.alloc(32, 1));
+  });
+
+  it('names every bad variable in one error, without echoing secrets', () => {
+    const error = problemsOf({
+      PORT: 'abc',
+      KEY_EXPIRY_DAYS: '0',
+      KEY_ROTATION_CRON: 'every day',
+      ALLOW_ANONYMOUS_CLIENTS: 'perhaps',
+      DATABASE_URL: 'mysql://user:hunter2@db/kms',
+      KMS_MASTER_KEYS: 'k1:tooshort',
+    });
+    expect(error.problems).toHaveLength(6);
+    for (const name of ['PORT', 'KEY_EXPIRY_DAYS', 'KEY_ROTATION_CRON', 'ALLOW_ANONYMOUS_CLIENTS', 'DATABASE_URL', 'KMS_MASTER_KEYS']) {
+      expect(error.message).toContain(name);
+    }
+    expect(error.message).toContain('(got "abc")');
+    expect(error.message).not.toContain('hunter2');
+    expect(error.message).not.toContain('tooshort');
+  });
+
+  it('refuses a master key ring with a repeated id or a key that is not 32 bytes', () => {
+    expect(problemsOf({ KMS_MASTER_KEYS: `a:${KEY},a:${KEY}` }).message).toContain('KMS_MASTER_KEYS');
+    expect(problemsOf({ KMS_MASTER_KEYS: `a:${Buffer.alloc(16).toString('base64')}` }).message).toContain('KMS_MASTER_KEYS');
+  });
+
+  it('refuses to run in production without a master key ring and a pepper', () => {
+    const error = problemsOf({ NODE_ENV: 'production' });
+    expect(error.problems).toEqual([
+      'KMS_MASTER_KEYS is required when NODE_ENV=production',
+      'AUTH_PEPPER is required when NODE_ENV=production',
+    ]);
+  });
+
+  it('turns production defaults safe', () => {
+    const config = loadConfig({ NODE_ENV: 'production', KMS_MASTER_KEYS: `k:${KEY}`, AUTH_PEPPER: 'p'.repeat(32) });
+    expect(config.access.allowAnonymousClients).toBe(false);
+    expect(config.graphql.introspection).toBe(false);
+    expect(config.log.format).toBe('json');
+  });
+
+  it('is documented variable for variable in .env.example', () => {
+    const example = readFileSync(join(__dirname, '../../.env.example'), 'utf8');
+    const documented = [...example.matchAll(/^([A-Z][A-Z0-9_]*)=/gm)].map((match) => match[1]);
+    expect([...documented].sort()).toEqual([...KNOWN_VARIABLES].sort());
+  });
+
+  it('gives .env.example defaults that load and equal the built-in ones', () => {
+    const example = readFileSync(join(__dirname, '../../.env.example'), 'utf8');
+    const values = Object.fromEntries(
+      [...example.matchAll(/^([A-Z][A-Z0-9_]*)=(.*)$/gm)].map((match) => [match[1], match[2]]),
+    );
+    expect(loadConfig(values)).toEqual(loadConfig({}));
+  });
+});

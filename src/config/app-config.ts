@@ -1,0 +1,165 @@
+import { resolve } from 'node:path';
+import { plainToInstance } from 'class-transformer';
+import { validateSync } from 'class-validator';
+import { Environment, SECRET_VARIABLES } from './environment';
+
+export interface MasterKeyEntry {
+  id: string;
+  key: Buffer;
+}
+
+/** The typed configuration every module reads; built once from the environment. */
+export interface AppConfig {
+  env: Environment['NODE_ENV'];
+  isProduction: boolean;
+  http: { host: string; port: number; bodyLimitBytes: number; shutdownTimeoutMs: number };
+  database: { url?: string; dataDir: string; embeddedPort: number };
+  /** `file`: append JSON lines there instead of stdout. */
+  log: { level: string; format: 'json' | 'pretty'; file?: string };
+  keys: {
+    expiryDays: number;
+    retentionDays: number;
+    maxGenerationsPerDevice: number;
+    generationWindowHours: number;
+    maxEncryptedDataSize: number;
+  };
+  rotation: { cron: string; batchSize: number };
+  /** Newest first; undefined means "use the development key file". */
+  masterKeys?: MasterKeyEntry[];
+  auth: {
+    pepper?: string;
+    maxAttempts: number;
+    lockoutMinutes: number;
+    argon2: { memoryKib: number; timeCost: number; parallelism: number };
+  };
+  access: { allowAnonymousClients: boolean; bootstrapAdminKey?: string };
+  graphql: {
+    maxDepth: number;
+    maxAliases: number;
+    maxFields: number;
+    maxBatch: number;
+    introspection: boolean;
+  };
+  metrics: {
+    retentionDays: number;
+    flushIntervalMs: number;
+    batchSize: number;
+    bufferMax: number;
+    problemKeyMinFailures: number;
+    problemKeyFailureRate: number;
+  };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(
+      `Invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
+        problems.map((problem) => `  - ${problem}`).join('\n'),
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+/** Optional variables have no default; listed so that they are read whatever the class-field semantics. */
+const OPTIONAL_VARIABLES = [
+  'DATABASE_URL',
+  'LOG_FORMAT',
+  'LOG_FILE',
+  'KMS_MASTER_KEYS',
+  'AUTH_PEPPER',
+  'ALLOW_ANONYMOUS_CLIENTS',
+  'KMS_BOOTSTRAP_ADMIN_KEY',
+];
+export const KNOWN_VARIABLES = [...new Set([...Object.keys(new Environment()), ...OPTIONAL_VARIABLES])];
+
+/** Reads and validates the environment; throws one ConfigError naming every bad variable. */
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
+  // Only our own variables, and an empty value means "unset" (FOO= in a .env file).
+  const raw: Record<string, string> = {};
+  for (const name of KNOWN_VARIABLES) {
+    const value = source[name];
+    if (value !== undefined && value !== '') raw[name] = value;
+  }
+  const env = plainToInstance(Environment, raw, { exposeDefaultValues: true });
+  const problems = validateSync(env, { forbidUnknownValues: true }).map((error) => {
+    const shown = SECRET_VARIABLES.has(error.property) ? '' : ` (got "${raw[error.property]}")`;
+    return `${Object.values(error.constraints ?? {}).join('; ')}${shown}`;
+  });
+  const isProduction = env.NODE_ENV === 'production';
+  if (isProduction && !env.KMS_MASTER_KEYS) {
+    problems.push('KMS_MASTER_KEYS is required when NODE_ENV=production');
+  }
+  if (isProduction && !env.AUTH_PEPPER) {
+    problems.push('AUTH_PEPPER is required when NODE_ENV=production');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return toAppConfig(env, isProduction);
+}
+
+export function parseMasterKeys(ring: string): MasterKeyEntry[] {
+  return ring.split(',').map((entry) => {
+    const [id, key] = entry.trim().split(':');
+    return { id, key: Buffer.from(key, 'base64') };
+  });
+}
+
+function toAppConfig(env: Environment, isProduction: boolean): AppConfig {
+  return {
+    env: env.NODE_ENV,
+    isProduction,
+    http: {
+      host: env.HOST,
+      port: env.PORT,
+      bodyLimitBytes: env.REQUEST_BODY_LIMIT_BYTES,
+      shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    },
+    database: {
+      url: env.DATABASE_URL,
+      dataDir: resolve(env.DATA_DIR),
+      embeddedPort: env.EMBEDDED_PG_PORT,
+    },
+    log: {
+      level: env.LOG_LEVEL,
+      format: env.LOG_FILE ? 'json' : (env.LOG_FORMAT ?? (isProduction ? 'json' : 'pretty')),
+      file: env.LOG_FILE,
+    },
+    keys: {
+      expiryDays: env.KEY_EXPIRY_DAYS,
+      retentionDays: env.KEY_RETENTION_DAYS,
+      maxGenerationsPerDevice: env.MAX_KEY_GEN_PER_DEVICE,
+      generationWindowHours: env.KEY_GEN_WINDOW_HOURS,
+      maxEncryptedDataSize: env.MAX_ENCRYPTED_DATA_SIZE,
+    },
+    rotation: { cron: env.KEY_ROTATION_CRON, batchSize: env.KEY_ROTATION_BATCH_SIZE },
+    masterKeys: env.KMS_MASTER_KEYS ? parseMasterKeys(env.KMS_MASTER_KEYS) : undefined,
+    auth: {
+      pepper: env.AUTH_PEPPER,
+      maxAttempts: env.AUTH_MAX_ATTEMPTS,
+      lockoutMinutes: env.AUTH_LOCKOUT_MINUTES,
+      argon2: {
+        memoryKib: env.ARGON2_MEMORY_KIB,
+        timeCost: env.ARGON2_TIME_COST,
+        parallelism: env.ARGON2_PARALLELISM,
+      },
+    },
+    access: {
+      allowAnonymousClients: env.ALLOW_ANONYMOUS_CLIENTS ?? !isProduction,
+      bootstrapAdminKey: env.KMS_BOOTSTRAP_ADMIN_KEY,
+    },
+    graphql: {
+      maxDepth: env.GRAPHQL_MAX_DEPTH,
+      maxAliases: env.GRAPHQL_MAX_ALIASES,
+      maxFields: env.GRAPHQL_MAX_FIELDS,
+      maxBatch: env.GRAPHQL_MAX_BATCH,
+      introspection: !isProduction,
+    },
+    metrics: {
+      retentionDays: env.METRICS_RETENTION_DAYS,
+      flushIntervalMs: env.METRICS_FLUSH_INTERVAL_MS,
+      batchSize: env.METRICS_BATCH_SIZE,
+      bufferMax: env.METRICS_BUFFER_MAX,
+      problemKeyMinFailures: env.METRICS_PROBLEM_KEY_MIN_FAILURES,
+      problemKeyFailureRate: env.METRICS_PROBLEM_KEY_FAILURE_RATE,
+    },
+  };
+}

@@ -1,0 +1,23 @@
+import { Inject, Injectable, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { PrismaPg } from '@prisma/adapter-pg';
+import { APP_CONFIG } from '../config/config.module';
+import type { AppConfig } from '../config/app-config';
+import { PrismaClient } from '../generated/prisma/client';
+
+/** The one Prisma client of the process, over node-postgres (no native query engine). */
+@Injectable()
+export class PrismaService extends PrismaClient implements OnModuleInit, OnApplicationShutdown {
+  constructor(@Inject(APP_CONFIG) config: AppConfig) {
+    if (!config.database.url) throw new Error('PrismaService needs a resolved database URL');
+    super({ adapter: new PrismaPg({ connectionString: config.database.url }) });
+  }
+
+  async onModuleInit() {
+    await this.$connect();
+  }
+
+  /** Last of the shutdown hooks, so that buffered writes (metrics) can still flush before it. */
+  async onApplicationShutdown() {
+    await this.$disconnect();
+  }
+}

@@ -1,0 +1,81 @@
+import 'reflect-metadata';
+import { existsSync } from 'node:fs';
+import type { INestApplication } from '@nestjs/common';
+import type pino from 'pino';
+import { createApp } from './app.factory';
+import { AppConfig, ConfigError, loadConfig } from './config/app-config';
+import { createLogger } from './common/logging/logger-options';
+import { assertDatabaseReachable, describeDatabaseUrl } from './database/connection-check';
+import { EmbeddedDatabase, startEmbeddedPostgres } from './database/embedded-postgres';
+import { applyMigrations } from './database/schema-engine';
+
+/**
+ * Start-up order: configuration, database (embedded unless DATABASE_URL is set),
+ * migrations, then HTTP. Any failure prints one line and exits non-zero.
+ */
+async function main() {
+  // A .env file in the working directory fills in what the environment does not set.
+  if (existsSync('.env')) process.loadEnvFile('.env');
+  const config = loadConfigOrExit();
+  const log = createLogger(config, 'bootstrap');
+  let embedded: EmbeddedDatabase | undefined;
+  try {
+    if (!config.database.url) {
+      log.info({ dataDir: config.database.dataDir }, 'no DATABASE_URL: starting embedded PostgreSQL');
+      embedded = await startEmbeddedPostgres({
+        dataDir: config.database.dataDir,
+        port: config.database.embeddedPort,
+      });
+    }
+    const url = config.database.url ?? embedded!.url;
+    await assertDatabaseReachable(url);
+    const applied = await applyMigrations(url);
+    log.info({ database: describeDatabaseUrl(url), applied }, 'database ready');
+
+    const app = await createApp({ ...config, database: { ...config.database, url } });
+    await app.listen(config.http.port, config.http.host);
+    log.info({ url: `http://localhost:${config.http.port}/graphql` }, 'serving GraphQL');
+    stopOnSignals(app, embedded, config, log);
+  } catch (error) {
+    process.stderr.write(`kms: start-up failed: ${(error as Error).message ?? String(error)}\n`);
+    await embedded?.stop().catch(() => undefined);
+    process.exit(1);
+  }
+}
+
+function loadConfigOrExit(): AppConfig {
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`kms: ${error.message}\n`);
+    process.exit(1);
+  }
+}
+
+/** Closes the app (which flushes buffered metrics) before the embedded database stops. */
+function stopOnSignals(
+  app: INestApplication,
+  embedded: EmbeddedDatabase | undefined,
+  config: AppConfig,
+  log: pino.Logger,
+) {
+  let stopping = false;
+  const stop = async (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    setTimeout(() => {
+      process.stderr.write('kms: shutdown timed out\n');
+      process.exit(1);
+    }, config.http.shutdownTimeoutMs).unref();
+    await app.close();
+    await embedded?.stop();
+    log.info('stopped');
+    log.flush();
+    process.exit(0);
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, (s) => void stop(s));
+}
+
+void main();
