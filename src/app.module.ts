@@ -10,7 +10,9 @@ import { CommonModule } from './common/common.module';
 import { graphqlOptions } from './common/graphql/graphql-options';
 import { httpLoggerOptions, logDestination } from './common/logging/logger-options';
 import { DatabaseModule } from './database/database.module';
+import { EncryptionModule } from './encryption/encryption.module';
 import { HealthModule } from './health/health.module';
+import { MetricsModule } from './metrics/metrics.module';
 
 function loggerArgs(config: AppConfig): Params['pinoHttp'] {
   const destination = logDestination(config);
@@ -31,6 +33,8 @@ export class AppModule {
         GraphQLModule.forRoot<ApolloDriverConfig>({ driver: ApolloDriver, ...graphqlOptions(config) }),
         ScheduleModule.forRoot(),
         HealthModule,
+        MetricsModule,
+        EncryptionModule,
       ],
       providers: [
         {

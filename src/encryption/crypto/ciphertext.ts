@@ -1,0 +1,79 @@
+import { webcrypto } from 'node:crypto';
+import { CompactEncrypt, compactDecrypt, decodeProtectedHeader } from 'jose';
+import { decryptionFailed } from '../../common/errors/kms-error';
+import { KEY_ALGORITHM } from './rsa';
+
+const CONTENT_ENCRYPTION = 'A256GCM';
+const RSA_2048_BYTES = 256;
+const BASE64 = /^(?:[A-Za-z0-9+/]+={0,2}|[A-Za-z0-9_-]+={0,2})$/;
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The two accepted shapes (SPEC section 3), told apart by the dots of JWE compact. */
+export type Ciphertext =
+  | { format: 'raw'; text: string }
+  | { format: 'jwe'; text: string; kid?: string };
+
+/** Reads only what is needed to find the key; nothing here is cryptography. */
+export function parseCiphertext(text: string): Ciphertext {
+  if (!text.includes('.')) return { format: 'raw', text };
+  try {
+    const header = decodeProtectedHeader(text);
+    const kid = typeof header.kid === 'string' ? header.kid : undefined;
+    return { format: 'jwe', text, kid };
+  } catch {
+    throw decryptionFailed();
+  }
+}
+
+/**
+ * Plaintext as UTF-8 text. Every failure (bad base64, wrong length, wrong key,
+ * tampering, padding, algorithm, non-UTF-8 plaintext) is the same DECRYPTION_FAILED.
+ */
+export async function decryptCiphertext(
+  ciphertext: Ciphertext,
+  privateKey: webcrypto.CryptoKey,
+): Promise<string> {
+  try {
+    const plaintext =
+      ciphertext.format === 'raw'
+        ? await decryptRaw(ciphertext.text, privateKey)
+        : (
+            await compactDecrypt(ciphertext.text, privateKey, {
+              keyManagementAlgorithms: [KEY_ALGORITHM],
+              contentEncryptionAlgorithms: [CONTENT_ENCRYPTION],
+            })
+          ).plaintext;
+    return UTF8.decode(plaintext);
+  } catch {
+    throw decryptionFailed();
+  }
+}
+
+async function decryptRaw(text: string, privateKey: webcrypto.CryptoKey): Promise<Uint8Array> {
+  const bytes = BASE64.test(text) ? Buffer.from(text, 'base64') : Buffer.alloc(0);
+  if (bytes.length !== RSA_2048_BYTES) throw new Error('not an RSA-2048 ciphertext');
+  return new Uint8Array(await webcrypto.subtle.decrypt({ name: 'RSA-OAEP' }, privateKey, bytes));
+}
+
+/** JWE compact, RSA-OAEP-256 + A256GCM, `kid` in the protected header. */
+export function encryptToJwe(
+  plaintext: string,
+  publicKey: webcrypto.CryptoKey,
+  kid: string,
+): Promise<string> {
+  return new CompactEncrypt(new TextEncoder().encode(plaintext))
+    .setProtectedHeader(jweHeader(kid))
+    .encrypt(publicKey);
+}
+
+function jweHeader(kid: string) {
+  return { alg: KEY_ALGORITHM, enc: CONTENT_ENCRYPTION, kid };
+}
+
+/** Exact length of encryptToJwe's output, known before any cryptography runs. */
+export function jweLength(plaintextBytes: number, kid: string): number {
+  const base64url = (bytes: number) => Math.ceil((bytes * 4) / 3);
+  const header = Buffer.byteLength(JSON.stringify(jweHeader(kid)));
+  // header . encrypted key . 96-bit iv . ciphertext . 128-bit tag
+  return base64url(header) + base64url(RSA_2048_BYTES) + base64url(12) + base64url(plaintextBytes) + base64url(16) + 4;
+}

@@ -1,0 +1,20 @@
+import { Module } from '@nestjs/common';
+import { masterKeyRingProvider } from './crypto/master-key-ring.provider';
+import { PrivateKeyCache } from './crypto/private-key-cache';
+import { EncryptionResolver } from './encryption.resolver';
+import { EncryptionService } from './encryption.service';
+import { KeysRepository } from './keys.repository';
+import { KeysService } from './keys.service';
+
+@Module({
+  providers: [
+    masterKeyRingProvider,
+    PrivateKeyCache,
+    KeysRepository,
+    KeysService,
+    EncryptionService,
+    EncryptionResolver,
+  ],
+  exports: [KeysService, EncryptionService],
+})
+export class EncryptionModule {}

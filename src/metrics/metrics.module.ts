@@ -1,0 +1,10 @@
+import { Global, Module } from '@nestjs/common';
+import { MetricsRecorder } from './metrics.recorder';
+import { MetricsRepository } from './metrics.repository';
+
+@Global()
+@Module({
+  providers: [MetricsRecorder, MetricsRepository],
+  exports: [MetricsRecorder],
+})
+export class MetricsModule {}
