@@ -31,6 +31,11 @@ export interface TestApp {
     variables?: Record<string, unknown>,
     headers?: Record<string, string>,
   ): Promise<GraphQLResponse<T>>;
+  /**
+   * Request headers of a caller holding an API key with `scope`. Pass them to
+   * every gql() call for a protected operation (all but the client ones).
+   */
+  as(scope: 'client' | 'service' | 'ops' | 'admin'): Record<string, string>;
   close(): Promise<void>;
 }
 
@@ -94,6 +99,8 @@ export async function startTestApp(
     prisma: app.get(PrismaService),
     database,
     gql,
+    // Access control (API keys) is not built yet: callers need no headers so far.
+    as: () => ({}),
     close: async () => {
       await app.close();
       if (!options.database) await database.drop();
