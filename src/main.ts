@@ -34,7 +34,8 @@ async function main() {
 
     const app = await createApp({ ...config, database: { ...config.database, url } });
     await app.listen(config.http.port, config.http.host);
-    log.info({ url: `http://localhost:${config.http.port}/graphql` }, 'serving GraphQL');
+    const { port } = app.getHttpServer().address() as { port: number };
+    log.info({ port, url: `http://localhost:${port}/graphql` }, 'serving GraphQL');
     stopOnSignals(app, embedded, config, log);
   } catch (error) {
     process.stderr.write(`kms: start-up failed: ${(error as Error).message ?? String(error)}\n`);

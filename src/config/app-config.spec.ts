@@ -62,7 +62,7 @@ describe('loadConfig', () => {
     for (const name of ['PORT', 'KEY_EXPIRY_DAYS', 'KEY_ROTATION_CRON', 'ALLOW_ANONYMOUS_CLIENTS', 'DATABASE_URL', 'KMS_MASTER_KEYS']) {
       expect(error.message).toContain(name);
     }
-    expect(error.message).toContain('(got "abc")');
+    expect(error.problems).toContain('PORT: must be an integer number (got "abc")');
     expect(error.message).not.toContain('hunter2');
     expect(error.message).not.toContain('tooshort');
   });
@@ -75,8 +75,8 @@ describe('loadConfig', () => {
   it('refuses to run in production without a master key ring and a pepper', () => {
     const error = problemsOf({ NODE_ENV: 'production' });
     expect(error.problems).toEqual([
-      'KMS_MASTER_KEYS is required when NODE_ENV=production',
-      'AUTH_PEPPER is required when NODE_ENV=production',
+      'KMS_MASTER_KEYS: required when NODE_ENV=production',
+      'AUTH_PEPPER: required when NODE_ENV=production',
     ]);
   });
 

@@ -81,16 +81,20 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
     if (value !== undefined && value !== '') raw[name] = value;
   }
   const env = plainToInstance(Environment, raw, { exposeDefaultValues: true });
-  const problems = validateSync(env, { forbidUnknownValues: true }).map((error) => {
-    const shown = SECRET_VARIABLES.has(error.property) ? '' : ` (got "${raw[error.property]}")`;
-    return `${Object.values(error.constraints ?? {}).join('; ')}${shown}`;
+  const problems = validateSync(env, { forbidUnknownValues: true, stopAtFirstError: true }).map((error) => {
+    const name = error.property;
+    const reasons = Object.values(error.constraints ?? {}).map((reason) =>
+      reason.startsWith(`${name} `) ? reason.slice(name.length + 1) : reason,
+    );
+    const shown = SECRET_VARIABLES.has(name) ? '' : ` (got "${raw[name]}")`;
+    return `${name}: ${reasons.join('; ')}${shown}`;
   });
   const isProduction = env.NODE_ENV === 'production';
   if (isProduction && !env.KMS_MASTER_KEYS) {
-    problems.push('KMS_MASTER_KEYS is required when NODE_ENV=production');
+    problems.push('KMS_MASTER_KEYS: required when NODE_ENV=production');
   }
   if (isProduction && !env.AUTH_PEPPER) {
-    problems.push('AUTH_PEPPER is required when NODE_ENV=production');
+    problems.push('AUTH_PEPPER: required when NODE_ENV=production');
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return toAppConfig(env, isProduction);

@@ -56,12 +56,14 @@ class MasterKeyRing implements ValidatorConstraintInterface {
 /**
  * Every environment variable the service reads, with its default.
  * `.env.example` documents the same list; a test keeps the two in step.
+ * The type check of each variable is the decorator nearest to it: class-validator
+ * evaluates it first, and loadConfig reports only the first failure per variable.
  */
 export class Environment {
   @IsIn(['development', 'test', 'production'])
   NODE_ENV: 'development' | 'test' | 'production' = 'development';
 
-  @Type(() => Number) @IsInt() @Min(0) @Max(65535)
+  @Type(() => Number) @Min(0) @Max(65535) @IsInt()
   PORT = 3000;
 
   @IsString()
@@ -72,10 +74,10 @@ export class Environment {
   })
   DATABASE_URL?: string;
 
-  @IsString() @MinLength(1)
+  @MinLength(1) @IsString()
   DATA_DIR = './.data';
 
-  @Type(() => Number) @IsInt() @Min(1) @Max(65535)
+  @Type(() => Number) @Min(1) @Max(65535) @IsInt()
   EMBEDDED_PG_PORT = 54320;
 
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
@@ -84,93 +86,93 @@ export class Environment {
   @IsOptional() @IsIn(['json', 'pretty'])
   LOG_FORMAT?: 'json' | 'pretty';
 
-  @IsOptional() @IsString() @MinLength(1)
+  @IsOptional() @MinLength(1) @IsString()
   LOG_FILE?: string;
 
-  @Type(() => Number) @IsInt() @Min(1) @Max(3650)
+  @Type(() => Number) @Min(1) @Max(3650) @IsInt()
   KEY_EXPIRY_DAYS = 30;
 
-  @Type(() => Number) @IsInt() @Min(1) @Max(3650)
+  @Type(() => Number) @Min(1) @Max(3650) @IsInt()
   KEY_RETENTION_DAYS = 90;
 
-  @Type(() => Number) @IsInt() @Min(1) @Max(1000)
+  @Type(() => Number) @Min(1) @Max(1000) @IsInt()
   MAX_KEY_GEN_PER_DEVICE = 5;
 
-  @Type(() => Number) @IsInt() @Min(1) @Max(8760)
+  @Type(() => Number) @Min(1) @Max(8760) @IsInt()
   KEY_GEN_WINDOW_HOURS = 24;
 
-  @Type(() => Number) @IsInt() @Min(256) @Max(1048576)
+  @Type(() => Number) @Min(256) @Max(1048576) @IsInt()
   MAX_ENCRYPTED_DATA_SIZE = 2048;
 
-  @IsString() @Validate(CronExpression)
+  @Validate(CronExpression) @IsString()
   KEY_ROTATION_CRON = '0 3 * * *';
 
-  @Type(() => Number) @IsInt() @Min(10) @Max(100000)
+  @Type(() => Number) @Min(10) @Max(100000) @IsInt()
   KEY_ROTATION_BATCH_SIZE = 1000;
 
-  @Type(() => Number) @IsInt() @Min(1) @Max(3650)
+  @Type(() => Number) @Min(1) @Max(3650) @IsInt()
   METRICS_RETENTION_DAYS = 90;
 
   @IsOptional() @Validate(MasterKeyRing)
   KMS_MASTER_KEYS?: string;
 
-  @IsOptional() @IsString() @MinLength(32, {
-    message: '$property must be at least 32 characters (use 32 random bytes, base64)',
-  })
+  @IsOptional()
+  @MinLength(32, { message: '$property must be at least 32 characters (use 32 random bytes, base64)' })
+  @IsString()
   AUTH_PEPPER?: string;
 
-  @Type(() => Number) @IsInt() @Min(1) @Max(100)
+  @Type(() => Number) @Min(1) @Max(100) @IsInt()
   AUTH_MAX_ATTEMPTS = 5;
 
-  @Type(() => Number) @IsInt() @Min(1) @Max(10080)
+  @Type(() => Number) @Min(1) @Max(10080) @IsInt()
   AUTH_LOCKOUT_MINUTES = 15;
 
-  @Type(() => Number) @IsInt() @Min(8192) @Max(4194304)
+  @Type(() => Number) @Min(8192) @Max(4194304) @IsInt()
   ARGON2_MEMORY_KIB = 19456;
 
-  @Type(() => Number) @IsInt() @Min(1) @Max(20)
+  @Type(() => Number) @Min(1) @Max(20) @IsInt()
   ARGON2_TIME_COST = 2;
 
-  @Type(() => Number) @IsInt() @Min(1) @Max(16)
+  @Type(() => Number) @Min(1) @Max(16) @IsInt()
   ARGON2_PARALLELISM = 1;
 
   @Transform(toBoolean) @IsOptional() @IsBoolean()
   ALLOW_ANONYMOUS_CLIENTS?: boolean;
 
-  @IsOptional() @IsString() @MinLength(32) @MaxLength(256)
+  @IsOptional() @MinLength(32) @MaxLength(256) @IsString()
   KMS_BOOTSTRAP_ADMIN_KEY?: string;
 
-  @Type(() => Number) @IsInt() @Min(1024) @Max(10485760)
+  @Type(() => Number) @Min(1024) @Max(10485760) @IsInt()
   REQUEST_BODY_LIMIT_BYTES = 65536;
 
-  @Type(() => Number) @IsInt() @Min(2) @Max(50)
+  @Type(() => Number) @Min(2) @Max(50) @IsInt()
   GRAPHQL_MAX_DEPTH = 8;
 
-  @Type(() => Number) @IsInt() @Min(0) @Max(1000)
+  @Type(() => Number) @Min(0) @Max(1000) @IsInt()
   GRAPHQL_MAX_ALIASES = 15;
 
-  @Type(() => Number) @IsInt() @Min(1) @Max(10000)
+  @Type(() => Number) @Min(1) @Max(10000) @IsInt()
   GRAPHQL_MAX_FIELDS = 200;
 
-  @Type(() => Number) @IsInt() @Min(1) @Max(100)
+  @Type(() => Number) @Min(1) @Max(100) @IsInt()
   GRAPHQL_MAX_BATCH = 5;
 
-  @Type(() => Number) @IsInt() @Min(50) @Max(60000)
+  @Type(() => Number) @Min(50) @Max(60000) @IsInt()
   METRICS_FLUSH_INTERVAL_MS = 1000;
 
-  @Type(() => Number) @IsInt() @Min(1) @Max(10000)
+  @Type(() => Number) @Min(1) @Max(10000) @IsInt()
   METRICS_BATCH_SIZE = 500;
 
-  @Type(() => Number) @IsInt() @Min(100) @Max(10000000)
+  @Type(() => Number) @Min(100) @Max(10000000) @IsInt()
   METRICS_BUFFER_MAX = 50000;
 
-  @Type(() => Number) @IsInt() @Min(1) @Max(1000000)
+  @Type(() => Number) @Min(1) @Max(1000000) @IsInt()
   METRICS_PROBLEM_KEY_MIN_FAILURES = 5;
 
-  @Type(() => Number) @IsNumber() @Min(0) @Max(1)
+  @Type(() => Number) @Min(0) @Max(1) @IsNumber()
   METRICS_PROBLEM_KEY_FAILURE_RATE = 0.2;
 
-  @Type(() => Number) @IsInt() @Min(100) @Max(600000)
+  @Type(() => Number) @Min(100) @Max(600000) @IsInt()
   SHUTDOWN_TIMEOUT_MS = 10000;
 }
 

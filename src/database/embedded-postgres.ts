@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { userInfo } from 'node:os';
@@ -32,8 +32,10 @@ export async function startEmbeddedPostgres(options: Options): Promise<EmbeddedD
   releaseSignalsFromExitHook();
 
   const database = options.database ?? 'kms';
+  const runsAsRoot = userInfo().uid === 0;
   const pgDir = join(options.dataDir, 'postgres');
   await mkdir(options.dataDir, { recursive: true, mode: 0o711 });
+  if (runsAsRoot) await letPostgresUserTraverse(options.dataDir);
   const password = await readOrCreatePassword(join(options.dataDir, 'postgres.password'));
   const server = new EmbeddedPostgres({
     databaseDir: pgDir,
@@ -42,7 +44,7 @@ export async function startEmbeddedPostgres(options: Options): Promise<EmbeddedD
     password,
     persistent: true,
     // PostgreSQL refuses to run as root (CI runs as root): run it as a `postgres` user.
-    createPostgresUser: userInfo().uid === 0,
+    createPostgresUser: runsAsRoot,
     onLog: options.onLog ?? (() => undefined),
     onError: options.onLog ?? (() => undefined),
   });
@@ -88,6 +90,15 @@ async function ensureDatabase(server: EmbeddedPostgresClass, database: string) {
   } finally {
     await client.end();
   }
+}
+
+/**
+ * As root, PostgreSQL runs as the `postgres` user, which must be able to pass
+ * through DATA_DIR (a mkdtemp or umask-077 directory is 0700): add search permission only.
+ */
+async function letPostgresUserTraverse(dir: string) {
+  const { mode } = await stat(dir);
+  if ((mode & 0o001) === 0) await chmod(dir, (mode & 0o7777) | 0o011);
 }
 
 async function readOrCreatePassword(file: string): Promise<string> {

@@ -1,0 +1,45 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+
+const ROOT = join(__dirname, '../..');
+
+export interface ServiceProcess {
+  child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the HTTP port once the service logs that it serves. */
+  serving: Promise<number>;
+  exited: Promise<number | null>;
+}
+
+/**
+ * The real entry point (src/main.ts, compiled on the fly by @swc-node) as a child
+ * process, with only the environment given (plus PATH and HOME).
+ */
+export function startServiceProcess(env: Record<string, string>): ServiceProcess {
+  const child = spawn(process.execPath, ['-r', '@swc-node/register', 'src/main.ts'], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_FORMAT: 'json', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const serving = new Promise<number>((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = /"port":(\d+),"url":"[^"]*","msg":"serving GraphQL"/.exec(out);
+      if (match) resolve(Number(match[1]));
+    });
+    void exited.then((code) => reject(new Error(`service exited with ${code}: ${err}`)));
+  });
+  serving.catch(() => undefined);
+  child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  return { child, stdout: () => out, stderr: () => err, serving, exited };
+}
+
+/** SIGTERM, then the exit code. */
+export async function stopServiceProcess(service: ServiceProcess): Promise<number | null> {
+  service.child.kill('SIGTERM');
+  return service.exited;
+}
