@@ -8,7 +8,7 @@ import {
 } from '../support/clients';
 import {
   decrypt,
-  ENCRYPT_DATA,
+  encrypt,
   errorCode,
   GeneratedKey,
   generateKey,
@@ -151,7 +151,7 @@ describe('decryptData and encryptData', () => {
   describe('encryptData', () => {
     it('returns JWE compact (RSA-OAEP-256, A256GCM, kid) that decryptData reads back', async () => {
       const data = 'server-side secret ✓';
-      const response = await t.gql(ENCRYPT_DATA, { input: { keyId: key.keyId, data } });
+      const response = await encrypt(t, { keyId: key.keyId, data });
       const { encryptedData } = response.data!.encryptData;
       expect(response.data!.encryptData.keyId).toBe(key.keyId);
       expect(encryptedData.split('.')).toHaveLength(5);
@@ -162,7 +162,7 @@ describe('decryptData and encryptData', () => {
     it('refuses data whose ciphertext would exceed MAX_ENCRYPTED_DATA_SIZE, and takes the largest that fits', async () => {
       const sizes = [1000, 1100, 1200];
       const results = await Promise.all(
-        sizes.map((size) => t.gql(ENCRYPT_DATA, { input: { keyId: key.keyId, data: 'x'.repeat(size) } })),
+        sizes.map((size) => encrypt(t, { keyId: key.keyId, data: 'x'.repeat(size) })),
       );
       for (const result of results) {
         if (result.errors) expect(errorCode(result)).toBe('PAYLOAD_TOO_LARGE');
@@ -172,7 +172,7 @@ describe('decryptData and encryptData', () => {
     });
 
     it('says KEY_NOT_FOUND for an unknown key', async () => {
-      expect(errorCode(await t.gql(ENCRYPT_DATA, { input: { keyId: 'nope', data: 'x' } }))).toBe('KEY_NOT_FOUND');
+      expect(errorCode(await encrypt(t, { keyId: 'nope', data: 'x' }))).toBe('KEY_NOT_FOUND');
     });
   });
 
@@ -183,7 +183,7 @@ describe('decryptData and encryptData', () => {
       const ciphertext = await encryptWithWebCrypto(measured.publicKey, 'm');
       await decryptRecorded({ keyId: measured.keyId, encryptedData: ciphertext });
       await decryptRecorded({ keyId: measured.keyId, encryptedData: Buffer.alloc(256).toString('base64') });
-      await t.gql(ENCRYPT_DATA, { input: { keyId: measured.keyId, data: 'm' } });
+      await encrypt(t, { keyId: measured.keyId, data: 'm' });
       await t.app.get(MetricsRecorder).flush();
 
       const rows = await t.prisma.encryptionMetric.findMany({

@@ -1,4 +1,8 @@
 import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { MasterKeyRing } from '../../src/encryption/crypto/master-key-ring';
 import { encryptWithWebCrypto } from '../support/clients';
 import {
@@ -117,6 +121,34 @@ describe('private keys at rest', () => {
     expect(errorCode(onMoved)).toBe('INTERNAL');
     expect(JSON.stringify(onMoved)).not.toMatch(/authenticate|unwrap|master|aes/i);
     expect(() => t.app.get(MasterKeyRing).unwrap(movedId, stored.privateKey)).toThrow();
+  });
+});
+
+describe('the development master key (no KMS_MASTER_KEYS)', () => {
+  it('is created once under DATA_DIR, readable only by the service, and reused by the next start', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'kms-devkey-'));
+    const database = await createTestDatabase();
+    const env = { KMS_MASTER_KEYS: '', DATA_DIR: dataDir };
+    try {
+      const first = await startTestApp({ database, env });
+      const key = await generateKey(first, newDeviceId());
+      await first.close();
+      const file = join(dataDir, 'master-key.dev');
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      expect(readFileSync(file, 'utf8')).toMatch(/^dev:[A-Za-z0-9+/]{43}=$/);
+
+      const second = await startTestApp({ database, env });
+      try {
+        const ciphertext = await encryptWithWebCrypto(key.publicKey, 'survives a restart');
+        const response = await decrypt(second, { keyId: key.keyId, encryptedData: ciphertext }, second.as('service'));
+        expect(response.data?.decryptData.data).toBe('survives a restart');
+      } finally {
+        await second.close();
+      }
+    } finally {
+      await database.drop();
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });
 

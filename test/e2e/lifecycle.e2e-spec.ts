@@ -2,7 +2,7 @@ import { encryptWithWebCrypto } from '../support/clients';
 import {
   ACTIVE_KEY,
   decrypt,
-  ENCRYPT_DATA,
+  encrypt,
   ENCRYPTION_KEY,
   errorCode,
   generateKey,
@@ -17,7 +17,7 @@ describe('key lifecycle enforced at request time', () => {
   });
   afterAll(() => t.close());
 
-  const encrypt = (keyId: string) => t.gql(ENCRYPT_DATA, { input: { keyId, data: 'x' } });
+  const encryptWith = (keyId: string) => encrypt(t, { keyId, data: 'x' });
   const statusOf = async (keyId: string) =>
     (await t.gql(ENCRYPTION_KEY, { keyId })).data!.encryptionKey?.status ?? null;
 
@@ -27,7 +27,7 @@ describe('key lifecycle enforced at request time', () => {
     const ciphertext = await encryptWithWebCrypto(key.publicKey, 'old secret');
 
     t.clock.advanceDays(30);
-    expect(errorCode(await encrypt(key.keyId))).toBe('KEY_EXPIRED');
+    expect(errorCode(await encryptWith(key.keyId))).toBe('KEY_EXPIRED');
     expect((await decrypt(t, { keyId: key.keyId, encryptedData: ciphertext })).data?.decryptData.data).toBe('old secret');
     expect(await statusOf(key.keyId)).toBe('DEPRECATED');
     expect((await t.gql(ACTIVE_KEY, { deviceId })).data!.activeEncryptionKey).toBeNull();
@@ -40,7 +40,7 @@ describe('key lifecycle enforced at request time', () => {
       where: { id: key.keyId },
       data: { deprecated: true, deprecatedAt: t.clock.now() },
     });
-    expect(errorCode(await encrypt(key.keyId))).toBe('KEY_EXPIRED');
+    expect(errorCode(await encryptWith(key.keyId))).toBe('KEY_EXPIRED');
     const ciphertext = await encryptWithWebCrypto(key.publicKey, 'still readable');
     expect((await decrypt(t, { keyId: key.keyId, encryptedData: ciphertext })).data?.decryptData.data).toBe('still readable');
     expect(await statusOf(key.keyId)).toBe('DEPRECATED');
@@ -54,7 +54,7 @@ describe('key lifecycle enforced at request time', () => {
     });
     const ciphertext = await encryptWithWebCrypto(key.publicKey, 'x');
     expect(errorCode(await decrypt(t, { keyId: key.keyId, encryptedData: ciphertext }))).toBe('KEY_REVOKED');
-    expect(errorCode(await encrypt(key.keyId))).toBe('KEY_REVOKED');
+    expect(errorCode(await encryptWith(key.keyId))).toBe('KEY_REVOKED');
     expect(await statusOf(key.keyId)).toBe('REVOKED');
   });
 
@@ -75,9 +75,9 @@ describe('key lifecycle enforced at request time', () => {
       const key = await generateKey(custom, newDeviceId());
       const ciphertext = await encryptWithWebCrypto(key.publicKey, 'x');
       custom.clock.advanceDays(1);
-      expect((await custom.gql(ENCRYPT_DATA, { input: { keyId: key.keyId, data: 'x' } })).errors).toBeUndefined();
+      expect((await encrypt(custom, { keyId: key.keyId, data: 'x' })).errors).toBeUndefined();
       custom.clock.advanceDays(1);
-      expect(errorCode(await custom.gql(ENCRYPT_DATA, { input: { keyId: key.keyId, data: 'x' } }))).toBe('KEY_EXPIRED');
+      expect(errorCode(await encrypt(custom, { keyId: key.keyId, data: 'x' }))).toBe('KEY_EXPIRED');
       custom.clock.advanceDays(3);
       expect(errorCode(await decrypt(custom, { keyId: key.keyId, encryptedData: ciphertext }))).toBe('KEY_NOT_FOUND');
     } finally {

@@ -34,12 +34,22 @@ export async function generateKey(
   return response.data!.generateEncryptionKey;
 }
 
+/** decryptData as a backend with the service scope (or with the headers given). */
 export async function decrypt(
   t: TestApp,
   input: { keyId?: string | null; encryptedData: string },
-  headers?: Record<string, string>,
+  headers: Record<string, string> = t.as('service'),
 ) {
   return t.gql<{ decryptData: { keyId: string; data: string } }>(DECRYPT_DATA, { input }, headers);
+}
+
+/** encryptData as a backend with the service scope (or with the headers given). */
+export async function encrypt(
+  t: TestApp,
+  input: { keyId: string; data: string },
+  headers: Record<string, string> = t.as('service'),
+) {
+  return t.gql<{ encryptData: { keyId: string; encryptedData: string } }>(ENCRYPT_DATA, { input }, headers);
 }
 
 /** The one error of a response, for assertions on its code. */

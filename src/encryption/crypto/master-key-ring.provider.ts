@@ -15,17 +15,22 @@ export const DEV_MASTER_KEY_FILE = 'master-key.dev';
 export const masterKeyRingProvider: Provider = {
   provide: MasterKeyRing,
   inject: [APP_CONFIG],
-  useFactory: async (config: AppConfig) => {
-    if (config.masterKeys) return new MasterKeyRing(config.masterKeys);
-    const file = join(config.database.dataDir, DEV_MASTER_KEY_FILE);
-    const logger = new Logger('MasterKeyRing');
-    logger.warn(
-      `KMS_MASTER_KEYS is not set: private keys are wrapped with the development key in ${file}.` +
-        ' Never use it in production.',
-    );
-    return new MasterKeyRing(parseMasterKeys(await readOrCreateDevKey(file)));
-  },
+  useFactory: (config: AppConfig) =>
+    loadMasterKeyRing(config, (message) => new Logger('MasterKeyRing').warn(message)),
 };
+
+export async function loadMasterKeyRing(
+  config: AppConfig,
+  warn: (message: string) => void,
+): Promise<MasterKeyRing> {
+  if (config.masterKeys) return new MasterKeyRing(config.masterKeys);
+  const file = join(config.database.dataDir, DEV_MASTER_KEY_FILE);
+  warn(
+    `KMS_MASTER_KEYS is not set: private keys are wrapped with the development key in ${file}.` +
+      ' Never use it in production.',
+  );
+  return new MasterKeyRing(parseMasterKeys(await readOrCreateDevKey(file)));
+}
 
 async function readOrCreateDevKey(file: string): Promise<string> {
   try {

@@ -1,0 +1,30 @@
+import { loadConfig } from '../config/app-config';
+import { PrismaService } from '../database/prisma.service';
+import { loadMasterKeyRing } from '../encryption/crypto/master-key-ring.provider';
+import { rewrapPrivateKeys } from '../encryption/key-rewrap';
+import { runCli, withCliDatabase } from './cli-database';
+
+/**
+ * `npm run keys:rewrap`: re-encrypts every stored private key under the newest
+ * master key of KMS_MASTER_KEYS. Put the new key first in the ring (keep the old
+ * ones), run this, then drop the old keys from the ring. Exits 1 if any row failed.
+ */
+runCli(() =>
+  withCliDatabase(async (url) => {
+    const config = loadConfig();
+    const ring = await loadMasterKeyRing(config, (message) => process.stderr.write(`${message}\n`));
+    const prisma = new PrismaService({ ...config, database: { ...config.database, url } });
+    try {
+      const counts = await rewrapPrivateKeys(prisma, ring, { batchSize: 500 });
+      process.stdout.write(
+        `re-wrapped ${counts.rewrapped} private key(s) under master key "${ring.newestId}"` +
+          `; ${counts.changedMeanwhile} changed meanwhile; ${counts.failedIds.length} failed\n`,
+      );
+      if (counts.failedIds.length > 0) {
+        throw new Error(`could not unwrap with any key of the ring: ${counts.failedIds.join(', ')}`);
+      }
+    } finally {
+      await prisma.$disconnect();
+    }
+  }),
+);

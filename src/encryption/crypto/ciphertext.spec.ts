@@ -1,0 +1,46 @@
+import { generateKeyPairSync, webcrypto } from 'node:crypto';
+import { KmsError } from '../../common/errors/kms-error';
+import { decryptCiphertext, encryptToJwe, jweLength, parseCiphertext } from './ciphertext';
+import { importPublicKey } from './rsa';
+
+describe('ciphertext formats', () => {
+  const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const publicPem = pair.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  let privateKey: webcrypto.CryptoKey;
+  beforeAll(async () => {
+    privateKey = await webcrypto.subtle.importKey(
+      'pkcs8',
+      pair.privateKey.export({ type: 'pkcs8', format: 'der' }),
+      { name: 'RSA-OAEP', hash: 'SHA-256' },
+      false,
+      ['decrypt', 'unwrapKey'],
+    );
+  });
+
+  it('predicts the exact length of the JWE it produces', async () => {
+    const publicKey = await importPublicKey(publicPem);
+    for (const size of [0, 1, 2, 3, 100, 1000, 1153]) {
+      for (const kid of ['k', '0b7c1f0e-8f3c-4f7e-9a57-3f1f0d2c9e11']) {
+        const jwe = await encryptToJwe('x'.repeat(size), publicKey, kid);
+        expect({ size, kid, length: jweLength(size, kid) }).toEqual({ size, kid, length: jwe.length });
+      }
+    }
+  });
+
+  it('tells the formats apart and reads kid without cryptography', () => {
+    expect(parseCiphertext('QUJD')).toEqual({ format: 'raw', text: 'QUJD' });
+    const header = Buffer.from(JSON.stringify({ alg: 'RSA-OAEP-256', enc: 'A256GCM', kid: 'abc' })).toString('base64url');
+    expect(parseCiphertext(`${header}.a.b.c.d`)).toMatchObject({ format: 'jwe', kid: 'abc' });
+  });
+
+  it('says DECRYPTION_FAILED for a malformed JWE header', () => {
+    expect(() => parseCiphertext('%%%.a.b.c.d')).toThrow(KmsError);
+  });
+
+  it('refuses a plaintext that is not UTF-8 as DECRYPTION_FAILED', async () => {
+    const publicKey = await importPublicKey(publicPem);
+    const bytes = await webcrypto.subtle.encrypt({ name: 'RSA-OAEP' }, publicKey, new Uint8Array([0xff, 0xfe]));
+    const raw = parseCiphertext(Buffer.from(bytes).toString('base64'));
+    await expect(decryptCiphertext(raw, privateKey)).rejects.toMatchObject({ code: 'DECRYPTION_FAILED' });
+  });
+});

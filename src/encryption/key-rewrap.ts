@@ -1,0 +1,51 @@
+import type { PrismaClient } from '../generated/prisma/client';
+import { MasterKeyRing } from './crypto/master-key-ring';
+
+export interface RewrapCounts {
+  rewrapped: number;
+  /** Changed by someone else between our read and our write; left as they wrote it. */
+  changedMeanwhile: number;
+  /** Not under any key of the ring (or tampered): left untouched, reported by id. */
+  failedIds: string[];
+}
+
+/**
+ * Moves every stored private key to the newest master key of the ring. Walks the
+ * table by id in batches (keyset order, so a row that fails is not met again),
+ * and writes each row only if it still holds what was read: safe next to a
+ * running service, resumable after a crash, and a no-op when run twice.
+ */
+export async function rewrapPrivateKeys(
+  prisma: PrismaClient,
+  ring: MasterKeyRing,
+  options: { batchSize: number; afterBatch?: (counts: RewrapCounts) => Promise<void> | void },
+): Promise<RewrapCounts> {
+  const counts: RewrapCounts = { rewrapped: 0, changedMeanwhile: 0, failedIds: [] };
+  let afterId = '';
+  for (;;) {
+    const batch = await prisma.clientEncryptionKey.findMany({
+      where: { id: { gt: afterId }, NOT: { privateKey: { startsWith: ring.newestPrefix } } },
+      select: { id: true, privateKey: true },
+      orderBy: { id: 'asc' },
+      take: options.batchSize,
+    });
+    if (batch.length === 0) return counts;
+    for (const row of batch) {
+      let rewrapped: string;
+      try {
+        rewrapped = ring.wrap(row.id, ring.unwrap(row.id, row.privateKey));
+      } catch {
+        counts.failedIds.push(row.id);
+        continue;
+      }
+      const { count } = await prisma.clientEncryptionKey.updateMany({
+        where: { id: row.id, privateKey: row.privateKey },
+        data: { privateKey: rewrapped },
+      });
+      if (count === 1) counts.rewrapped += 1;
+      else counts.changedMeanwhile += 1;
+    }
+    afterId = batch[batch.length - 1].id;
+    await options.afterBatch?.(counts);
+  }
+}
