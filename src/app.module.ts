@@ -1,12 +1,23 @@
-import { DynamicModule, Module, ValidationPipe } from '@nestjs/common';
-import { APP_PIPE } from '@nestjs/core';
+import {
+  DynamicModule,
+  Inject,
+  MiddlewareConsumer,
+  Module,
+  NestModule,
+  RequestMethod,
+  ValidationPipe,
+} from '@nestjs/common';
+import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { ApolloDriver, ApolloDriverConfig } from '@nestjs/apollo';
 import { GraphQLModule } from '@nestjs/graphql';
 import { ScheduleModule } from '@nestjs/schedule';
 import { LoggerModule, type Params } from 'nestjs-pino';
+import { ApiKeysModule } from './api-keys/api-keys.module';
 import type { AppConfig } from './config/app-config';
-import { ConfigModule } from './config/config.module';
+import { APP_CONFIG, ConfigModule } from './config/config.module';
 import { CommonModule } from './common/common.module';
+import { GraphqlHttpErrorFilter } from './common/errors/http-error.filter';
+import { batchLimitMiddleware } from './common/graphql/graphql-limits';
 import { graphqlOptions } from './common/graphql/graphql-options';
 import { httpLoggerOptions, logDestination } from './common/logging/logger-options';
 import { DatabaseModule } from './database/database.module';
@@ -20,7 +31,9 @@ function loggerArgs(config: AppConfig): Params['pinoHttp'] {
 }
 
 @Module({})
-export class AppModule {
+export class AppModule implements NestModule {
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+
   /** The whole service for one validated configuration (whose database URL is resolved). */
   static forRoot(config: AppConfig): DynamicModule {
     return {
@@ -34,6 +47,7 @@ export class AppModule {
         ScheduleModule.forRoot(),
         HealthModule,
         MetricsModule,
+        ApiKeysModule,
         EncryptionModule,
       ],
       providers: [
@@ -41,7 +55,14 @@ export class AppModule {
           provide: APP_PIPE,
           useValue: new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true }),
         },
+        { provide: APP_FILTER, useClass: GraphqlHttpErrorFilter },
       ],
     };
+  }
+
+  configure(consumer: MiddlewareConsumer) {
+    consumer
+      .apply(batchLimitMiddleware(this.config))
+      .forRoutes({ path: 'graphql', method: RequestMethod.POST });
   }
 }

@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { loadConfig } from '../config/app-config';
 import { assertDatabaseReachable } from '../database/connection-check';
 import { startEmbeddedPostgres } from '../database/embedded-postgres';
@@ -23,8 +24,19 @@ export async function withCliDatabase(task: (url: string) => Promise<void>): Pro
   }
 }
 
+/** Service log lines go to stderr as JSON, so that stdout carries only the command's output. */
+const toStderr = (level: string) => (message: unknown, ...context: unknown[]) =>
+  process.stderr.write(`${JSON.stringify({ level, message, context: context.at(-1) })}\n`);
+
 /** Prints a failure as one line (no stack: it could carry connection details) and exits 1. */
 export function runCli(main: () => Promise<void>) {
+  Logger.overrideLogger({
+    log: toStderr('info'),
+    warn: toStderr('warn'),
+    error: toStderr('error'),
+    debug: () => undefined,
+    verbose: () => undefined,
+  });
   main().then(
     () => process.exit(0),
     (error: unknown) => {

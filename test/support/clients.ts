@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CompactEncrypt, importJWK, type JWK } from 'jose';
+import { rememberSecret } from './secrets-ledger';
 
 /**
  * Device-side encryptors that share no code with the service: what a browser,
@@ -12,6 +13,7 @@ import { CompactEncrypt, importJWK, type JWK } from 'jose';
 
 /** WebCrypto RSA-OAEP with SHA-256 (MGF1-SHA-256), as browsers and iOS do it: raw, base64. */
 export async function encryptWithWebCrypto(publicKeyPem: string, plaintext: string): Promise<string> {
+  rememberSecret(plaintext);
   const spki = Buffer.from(
     publicKeyPem.replace(/-----(BEGIN|END) PUBLIC KEY-----|\s/g, ''),
     'base64',
@@ -29,6 +31,7 @@ export async function encryptWithJose(
   plaintext: string,
   header: { kid?: string | null; enc?: string; alg?: string } = {},
 ): Promise<string> {
+  rememberSecret(plaintext);
   const alg = header.alg ?? 'RSA-OAEP-256';
   const key = await importJWK({ ...jwk, alg }, alg);
   const kid = header.kid === null ? undefined : (header.kid ?? jwk.kid);
@@ -39,6 +42,7 @@ export async function encryptWithJose(
 
 /** `openssl pkeyutl` with OAEP, SHA-256 and MGF1-SHA-256, as SPEC section 3 spells it. */
 export async function encryptWithOpenssl(publicKeyPem: string, plaintext: string): Promise<string> {
+  rememberSecret(plaintext);
   const dir = await mkdtemp(join(tmpdir(), 'kms-openssl-'));
   try {
     const keyFile = join(dir, 'public.pem');

@@ -1,7 +1,12 @@
 import { rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { scanLogs } from './secrets-ledger';
 import { onServer } from './test-server';
 
-/** Drops every database this run made, then stops the embedded server if we started one. */
+/**
+ * Drops every database this run made, stops the embedded server if we started one,
+ * then scans every service log line of the run for secrets (a leak fails the run).
+ */
 export default async function globalTeardown() {
   const serverUrl = process.env.KMS_TEST_SERVER_URL;
   const runId = process.env.KMS_TEST_RUN_ID;
@@ -21,5 +26,17 @@ export default async function globalTeardown() {
   if (embedded) {
     await embedded.stop();
     await rm(embedded.dataDir, { recursive: true, force: true });
+  }
+  const logDir = process.env.KMS_TEST_LOG_DIR;
+  if (logDir && existsSync(logDir)) {
+    const { filesScanned, linesScanned, leaks } = scanLogs(logDir);
+    if (leaks.length > 0) {
+      throw new Error(
+        `service logs of this run contain secrets (${leaks.length} lines; logs kept in ${logDir}):\n` +
+          leaks.slice(0, 20).map((leak) => `  ${leak.file}:${leak.line}: ${leak.what}`).join('\n'),
+      );
+    }
+    process.stdout.write(`\nlog scan: ${linesScanned} lines in ${filesScanned} files, no secrets\n`);
+    if (process.env.KEEP_TEST_LOGS !== "1") await rm(logDir, { recursive: true, force: true });
   }
 }

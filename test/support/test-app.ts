@@ -3,11 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Test } from '@nestjs/testing';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import { ApiKeysService } from '../../src/api-keys/api-keys.service';
 import { configureApp } from '../../src/app.factory';
 import { AppModule } from '../../src/app.module';
+import { Scope } from '../../src/common/auth/scopes';
 import { Clock } from '../../src/common/clock';
 import { AppConfig, loadConfig } from '../../src/config/app-config';
 import { PrismaService } from '../../src/database/prisma.service';
+import { rememberSecret } from './secrets-ledger';
 import { TestClock } from './test-clock';
 import { createTestDatabase, TestDatabase } from './test-database';
 import { testServer } from './test-server';
@@ -35,8 +38,18 @@ export interface TestApp {
    * Request headers of a caller holding an API key with `scope`. Pass them to
    * every gql() call for a protected operation (all but the client ones).
    */
-  as(scope: 'client' | 'service' | 'ops' | 'admin'): Record<string, string>;
+  as(scope: `${Scope}`): Record<string, string>;
   close(): Promise<void>;
+}
+
+/** One API key per scope, named after it (`test-service`, ...). */
+async function createScopeKeys(apiKeys: ApiKeysService): Promise<Record<Scope, string>> {
+  const keys = {} as Record<Scope, string>;
+  for (const scope of Object.values(Scope)) {
+    keys[scope] = (await apiKeys.create(`test-${scope}`, [scope])).key;
+    rememberSecret(keys[scope]);
+  }
+  return keys;
 }
 
 /** A master key ring and pepper made once per test file. */
@@ -79,6 +92,7 @@ export async function startTestApp(
   );
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as { port: number };
+  const keys = await createScopeKeys(app.get(ApiKeysService));
   const baseUrl = `http://127.0.0.1:${port}`;
 
   const gql: TestApp['gql'] = async (query, variables, headers) => {
@@ -99,8 +113,7 @@ export async function startTestApp(
     prisma: app.get(PrismaService),
     database,
     gql,
-    // Access control (API keys) is not built yet: callers need no headers so far.
-    as: () => ({}),
+    as: (scope) => ({ authorization: `Bearer ${keys[scope as Scope]}` }),
     close: async () => {
       await app.close();
       if (!options.database) await database.drop();

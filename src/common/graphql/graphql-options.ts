@@ -5,6 +5,8 @@ import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/dis
 import GraphQLJSON from 'graphql-type-json';
 import type { AppConfig } from '../../config/app-config';
 import { formatGraphQLError } from '../errors/format-graphql-error';
+import { requestOutcomePlugin } from '../logging/request-outcome.plugin';
+import { graphqlValidationRules } from './graphql-limits';
 
 const logger = new Logger('GraphQL');
 
@@ -21,8 +23,10 @@ export function graphqlOptions(config: AppConfig): Omit<ApolloDriverConfig, 'dri
     hideSchemaDetailsFromClientErrors: config.isProduction,
     includeStacktraceInErrorResponses: false,
     csrfPrevention: true,
+    validationRules: graphqlValidationRules(config),
     allowBatchedHttpRequests: config.graphql.maxBatch > 1,
     plugins: [
+      requestOutcomePlugin(),
       config.isProduction
         ? ApolloServerPluginLandingPageDisabled()
         : ApolloServerPluginLandingPageLocalDefault({ embed: true }),

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import pino, { type DestinationStream, type LoggerOptions } from 'pino';
 import type { Options as PinoHttpOptions } from 'pino-http';
 import type { AppConfig } from '../../config/app-config';
+import type { LoggedRequest } from './request-outcome.plugin';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -68,5 +69,17 @@ export function httpLoggerOptions(config: AppConfig): PinoHttpOptions {
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
     },
     autoLogging: { ignore: (req: IncomingMessage) => req.url?.startsWith('/health') ?? false },
+    // Who asked for what, and how it went: the caller's key name (never the key),
+    // the GraphQL operation and its outcome (error codes only).
+    customProps: (req: IncomingMessage) => {
+      const { caller, graphql } = req as IncomingMessage & LoggedRequest;
+      return {
+        caller: caller ? caller.name : caller === null ? 'anonymous' : undefined,
+        operation: graphql?.operation,
+        outcome: graphql?.outcome,
+      };
+    },
+    customLogLevel: (_req: IncomingMessage, res: ServerResponse, error?: Error) =>
+      error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
   };
 }

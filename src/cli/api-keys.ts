@@ -1,0 +1,67 @@
+import { parseArgs } from 'node:util';
+import { ApiKeysRepository } from '../api-keys/api-keys.repository';
+import { ApiKeysService } from '../api-keys/api-keys.service';
+import { Clock } from '../common/clock';
+import { Scope } from '../common/auth/scopes';
+import { loadConfig } from '../config/app-config';
+import { PrismaService } from '../database/prisma.service';
+import { runCli, withCliDatabase } from './cli-database';
+
+const USAGE = `usage:
+  npm run apikeys -- create --name <name> --scopes <scope>[,<scope>...]   (client, service, ops, admin)
+  npm run apikeys -- list
+  npm run apikeys -- revoke <id>`;
+
+/**
+ * API keys from the command line, against DATABASE_URL or the embedded database.
+ * `create` prints the key once, on stdout alone (easy to capture); nothing else ever shows it.
+ */
+runCli(async () => {
+  const { positionals, values } = parseArgs({
+    allowPositionals: true,
+    options: { name: { type: 'string' }, scopes: { type: 'string' } },
+  });
+  const [command, id] = positionals;
+  await withCliDatabase(async (url) => {
+    const config = loadConfig();
+    const prisma = new PrismaService({ ...config, database: { ...config.database, url } });
+    const service = new ApiKeysService(config, new ApiKeysRepository(prisma), new Clock());
+    try {
+      if (command === 'create') await create(service, values.name, values.scopes);
+      else if (command === 'list') await list(service);
+      else if (command === 'revoke' && id) {
+        await service.revoke(id);
+        process.stderr.write(`revoked ${id}\n`);
+      } else throw new Error(USAGE);
+    } finally {
+      await prisma.$disconnect();
+    }
+  });
+});
+
+async function create(service: ApiKeysService, name?: string, scopeList?: string) {
+  const scopes = (scopeList ?? '').split(',').map((scope) => scope.trim()).filter(Boolean);
+  const known = Object.values(Scope) as string[];
+  if (!name || !/^[\x21-\x7e](?:[\x20-\x7e]{0,98}[\x21-\x7e])?$/.test(name)) throw new Error(USAGE);
+  if (scopes.length === 0 || scopes.some((scope) => !known.includes(scope))) throw new Error(USAGE);
+  const { apiKey, key } = await service.create(name, scopes as Scope[]);
+  process.stderr.write(`created ${apiKey.id} (${apiKey.name}: ${apiKey.scopes.join(', ')}); the key, shown once:\n`);
+  process.stdout.write(`${key}\n`);
+}
+
+async function list(service: ApiKeysService) {
+  const rows = (await service.list()).map((key) => [
+    key.id,
+    key.name,
+    key.scopes.join(','),
+    `${key.prefix}…`,
+    key.createdAt.toISOString(),
+    key.lastUsedAt?.toISOString() ?? '-',
+    key.revokedAt ? `revoked ${key.revokedAt.toISOString()}` : 'active',
+  ]);
+  const header = ['id', 'name', 'scopes', 'key', 'created', 'last used', 'state'];
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column].length)));
+  for (const row of [header, ...rows]) {
+    process.stdout.write(`${row.map((cell, column) => cell.padEnd(widths[column])).join('  ')}\n`);
+  }
+}
