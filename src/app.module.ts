@@ -5,6 +5,7 @@ import { GraphQLModule } from '@nestjs/graphql';
 import { ScheduleModule } from '@nestjs/schedule';
 import { LoggerModule, type Params } from 'nestjs-pino';
 import type { AppConfig } from './config/app-config';
+import { AuthModule } from './auth/auth.module';
 import { ConfigModule } from './config/config.module';
 import { CommonModule } from './common/common.module';
 import { graphqlOptions } from './common/graphql/graphql-options';
@@ -35,6 +36,7 @@ export class AppModule {
         HealthModule,
         MetricsModule,
         EncryptionModule,
+        AuthModule,
       ],
       providers: [
         {
