@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedPostgres } from '../../src/database/embedded-postgres';
 import { applyMigrations } from '../../src/database/schema-engine';
+import { freePort } from './free-port';
 import { databaseUrl, onServer } from './test-server';
 
 /**
@@ -29,15 +29,4 @@ export default async function globalSetup() {
   process.env.KMS_TEST_TEMPLATE = template;
   process.env.KMS_TEST_RUN_ID = runId;
   process.env.KMS_TEST_LOG_DIR = join(tmpdir(), `kms-test-logs-${runId}`);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
