@@ -14,6 +14,7 @@ import { ScheduleModule } from '@nestjs/schedule';
 import { LoggerModule, type Params } from 'nestjs-pino';
 import { ApiKeysModule } from './api-keys/api-keys.module';
 import type { AppConfig } from './config/app-config';
+import { AuthModule } from './auth/auth.module';
 import { APP_CONFIG, ConfigModule } from './config/config.module';
 import { CommonModule } from './common/common.module';
 import { GraphqlHttpErrorFilter } from './common/errors/http-error.filter';
@@ -49,6 +50,7 @@ export class AppModule implements NestModule {
         MetricsModule,
         ApiKeysModule,
         EncryptionModule,
+        AuthModule,
       ],
       providers: [
         {

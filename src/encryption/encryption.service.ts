@@ -4,7 +4,13 @@ import type { AppConfig } from '../config/app-config';
 import { ErrorCode } from '../common/errors/error-code';
 import { badInput, decryptionFailed, KmsError } from '../common/errors/kms-error';
 import { MetricsRecorder } from '../metrics/metrics.recorder';
-import { decryptCiphertext, encryptToJwe, jweLength, parseCiphertext } from './crypto/ciphertext';
+import {
+  type Ciphertext,
+  decryptCiphertext,
+  encryptToJwe,
+  jweLength,
+  parseCiphertext,
+} from './crypto/ciphertext';
 import { PrivateKeyCache } from './crypto/private-key-cache';
 import { importPublicKey } from './crypto/rsa';
 import { KeysService } from './keys.service';
@@ -14,6 +20,7 @@ export interface DecryptedSecret {
   keyId: string;
   key: StoredKey;
   plaintext: string;
+  ciphertext: Ciphertext;
 }
 
 /** encryptData / decryptData, and the decryption the auth module builds on. */
@@ -75,7 +82,7 @@ export class EncryptionService {
     tags.deviceId = key.deviceId;
     const plaintext = await decryptCiphertext(ciphertext, await this.privateKeys.get(key));
     await this.keys.recordUse(key.id);
-    return { keyId: key.id, key, plaintext };
+    return { keyId: key.id, key, plaintext, ciphertext };
   }
 }
 

@@ -46,3 +46,14 @@ export function isPastRetention(key: KeyLifecycleFields, now: Date, retentionDay
   const ended = endOfActiveLife(key, now);
   return ended !== null && now.getTime() >= ended.getTime() + retentionDays * DAY_MS;
 }
+
+/**
+ * The last moment the key can decrypt anything (the earliest of revocation,
+ * deprecation and expiry, plus retention), or null while none of them is known.
+ */
+export function decryptsUntil(key: KeyLifecycleFields, retentionDays: number): Date | null {
+  const ends = [key.revokedAt, key.deprecatedAt, key.expiresAt]
+    .filter((moment): moment is Date => moment !== null)
+    .map((moment) => moment.getTime());
+  return ends.length > 0 ? new Date(Math.min(...ends) + retentionDays * DAY_MS) : null;
+}

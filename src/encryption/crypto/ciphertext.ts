@@ -1,4 +1,4 @@
-import { webcrypto } from 'node:crypto';
+import { createHash, webcrypto } from 'node:crypto';
 import { CompactEncrypt, compactDecrypt, decodeProtectedHeader } from 'jose';
 import { decryptionFailed } from '../../common/errors/kms-error';
 import { KEY_ALGORITHM } from './rsa';
@@ -23,6 +23,21 @@ export function parseCiphertext(text: string): Ciphertext {
   } catch {
     throw decryptionFailed();
   }
+}
+
+/**
+ * SHA-256 (hex) of the RSA ciphertext bytes a submission carries, whatever its
+ * text form: raw in either base64 alphabet, with or without padding, gives the
+ * same digest; for JWE the encrypted key identifies it (the GCM tag binds the rest
+ * to it). Only meaningful for a ciphertext that decrypted. RSA accepts only
+ * c < n, so the bytes themselves have no second form.
+ */
+export function ciphertextFingerprint(ciphertext: Ciphertext): string {
+  const rsaBytes =
+    ciphertext.format === 'raw'
+      ? Buffer.from(ciphertext.text, 'base64')
+      : Buffer.from(ciphertext.text.split('.')[1], 'base64url');
+  return createHash('sha256').update(rsaBytes).digest('hex');
 }
 
 /**

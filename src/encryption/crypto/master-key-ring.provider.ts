@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Logger, Provider } from '@nestjs/common';
 import { APP_CONFIG } from '../../config/config.module';
 import { AppConfig, parseMasterKeys } from '../../config/app-config';
+import { readOrCreateDevSecret } from '../../common/dev-secret-file';
 import { MasterKeyRing } from './master-key-ring';
 
 export const DEV_MASTER_KEY_FILE = 'master-key.dev';
@@ -19,6 +19,7 @@ export const masterKeyRingProvider: Provider = {
     loadMasterKeyRing(config, (message) => new Logger('MasterKeyRing').warn(message)),
 };
 
+/** Also used by the re-wrap command, outside Nest. */
 export async function loadMasterKeyRing(
   config: AppConfig,
   warn: (message: string) => void,
@@ -29,17 +30,6 @@ export async function loadMasterKeyRing(
     `KMS_MASTER_KEYS is not set: private keys are wrapped with the development key in ${file}.` +
       ' Never use it in production.',
   );
-  return new MasterKeyRing(parseMasterKeys(await readOrCreateDevKey(file)));
-}
-
-async function readOrCreateDevKey(file: string): Promise<string> {
-  try {
-    return (await readFile(file, 'utf8')).trim();
-  } catch {
-    const ring = `dev:${randomBytes(32).toString('base64')}`;
-    await mkdir(join(file, '..'), { recursive: true, mode: 0o711 });
-    // 'wx': if another process created it meanwhile, fail rather than overwrite its key.
-    await writeFile(file, ring, { mode: 0o600, flag: 'wx' }).catch(async () => undefined);
-    return (await readFile(file, 'utf8')).trim();
-  }
+  const ring = await readOrCreateDevSecret(file, () => `dev:${randomBytes(32).toString('base64')}`);
+  return new MasterKeyRing(parseMasterKeys(ring));
 }

@@ -2,8 +2,8 @@ import { ArgsType, Field, ID, InputType } from '@nestjs/graphql';
 import { IsOptional, IsString, Length, Matches, MaxLength } from 'class-validator';
 
 /** Printable ASCII, no leading or trailing space. */
-const PRINTABLE = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
-const KEY_ID_MAX = 128;
+export const PRINTABLE = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
+export const KEY_ID_MAX = 128;
 
 @InputType()
 export class GenerateEncryptionKeyInput {

@@ -1,0 +1,190 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { APP_CONFIG } from '../config/config.module';
+import type { AppConfig } from '../config/app-config';
+import { Clock } from '../common/clock';
+import { ErrorCode } from '../common/errors/error-code';
+import { badInput, KmsError } from '../common/errors/kms-error';
+import { ciphertextFingerprint } from '../encryption/crypto/ciphertext';
+import { EncryptionService } from '../encryption/encryption.service';
+import { decryptsUntil } from '../encryption/key-lifecycle';
+import type { MetricTags } from '../metrics/metric-event';
+import { MetricsRecorder } from '../metrics/metrics.recorder';
+import { AttemptCounter, FRESH_COUNTER, LockoutPolicy, remainingAttempts, reserveAttempt } from './attempts';
+import type { CredentialKind } from './credential-kind';
+import { weakCredential } from './credential-policy';
+import { ConsumedRecord, CredentialsRepository } from './credentials.repository';
+import { CredentialHasher } from './crypto/credential-hasher';
+import type { VerificationResult } from './models/verification-result.model';
+
+/** A decrypted secret and the record that makes its ciphertext single-use. */
+interface Opened {
+  secret: string;
+  consumed: ConsumedRecord;
+}
+
+/** The outcome of one counted check of the current secret; null when there is none to check. */
+type Check = { valid: boolean; hash: string; counter: AttemptCounter } | null;
+
+/** Kept this long when the key has no end date yet (never, for keys made by this service). */
+const FAR_FUTURE = new Date('9999-12-31T00:00:00Z');
+
+/**
+ * Passcode and transaction PIN (SPEC section 5): set, verify and change, for
+ * secrets encrypted with a device key. Plaintext lives only in this request.
+ */
+@Injectable()
+export class AuthService {
+  private readonly logger = new Logger(AuthService.name);
+  private readonly lockout: LockoutPolicy;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly encryption: EncryptionService,
+    private readonly credentials: CredentialsRepository,
+    private readonly hasher: CredentialHasher,
+    private readonly clock: Clock,
+    private readonly metrics: MetricsRecorder,
+  ) {
+    this.lockout = {
+      maxAttempts: config.auth.maxAttempts,
+      lockoutMs: config.auth.lockoutMinutes * 60_000,
+    };
+  }
+
+  /** The first credential of this kind for the user; never overwrites one (that is change). */
+  set(kind: CredentialKind, userId: string, keyId: string, encrypted: string): Promise<boolean> {
+    return this.metrics.measure(kind.operations.set, { keyId }, async (tags) => {
+      const [opened] = await this.open(keyId, [encrypted], tags);
+      const newHash = await this.hasher.hash(this.acceptable(kind, opened.secret));
+      const stored = await this.credentials.consumeThen([opened.consumed], (db) =>
+        this.credentials.insertHashIfAbsent(db, kind, userId, newHash, this.clock.now()),
+      );
+      if (!stored) throw badInput(`The user already has a ${kind.label}: change it instead`);
+      return true;
+    });
+  }
+
+  verify(kind: CredentialKind, userId: string, keyId: string, encrypted: string): Promise<VerificationResult> {
+    return this.metrics.measure(kind.operations.verify, { keyId }, async (tags) => {
+      const [opened] = await this.open(keyId, [encrypted], tags);
+      const secret = kind.normalize(opened.secret);
+      const check = await this.checkCurrent(kind, userId, [opened], secret);
+      if (!check) {
+        // Unknown user, or no credential of this kind: the same work and the same
+        // answer as a first wrong attempt, and no row is written.
+        await this.hasher.verifyAgainstNothing(secret);
+        return this.result(false, firstFailure(this.clock.now(), this.lockout));
+      }
+      if (!check.valid) return this.result(false, check.counter);
+      const now = this.clock.now();
+      if (this.hasher.isOutdated(check.hash)) {
+        // Upgraded to the configured argon2 parameters while the secret is at hand (resets the count too).
+        await this.credentials.replaceHash(kind, userId, check.hash, await this.hasher.hash(secret), now);
+      } else {
+        await this.credentials.saveAttempts(kind, userId, FRESH_COUNTER, now);
+      }
+      return this.result(true, FRESH_COUNTER);
+    });
+  }
+
+  /** Replaces the credential when the current one checks out (a counted attempt); false when it does not. */
+  change(
+    kind: CredentialKind,
+    userId: string,
+    keyId: string,
+    encryptedCurrent: string,
+    encryptedNew: string,
+  ): Promise<boolean> {
+    return this.metrics.measure(kind.operations.change, { keyId }, async (tags) => {
+      const [current, next] = await this.open(keyId, [encryptedCurrent, encryptedNew], tags);
+      // Policy first: a refused new secret costs no attempt and consumes nothing.
+      const newSecret = this.acceptable(kind, next.secret);
+      const check = await this.checkCurrent(kind, userId, [current, next], kind.normalize(current.secret));
+      if (!check) throw badInput(`The user has no ${kind.label}: set one first`);
+      if (!check.valid) return false;
+      const newHash = await this.hasher.hash(newSecret);
+      return this.credentials.replaceHash(kind, userId, check.hash, newHash, this.clock.now());
+    });
+  }
+
+  /** Decrypts each ciphertext with the device key (size limit and key lifecycle included). */
+  private async open(keyId: string, encrypted: string[], tags: MetricTags): Promise<Opened[]> {
+    const opened: Opened[] = [];
+    for (const text of encrypted) {
+      const { key, plaintext, ciphertext } = await this.encryption.decryptSecret(keyId, text, tags);
+      opened.push({
+        secret: plaintext,
+        consumed: {
+          hash: ciphertextFingerprint(ciphertext),
+          keyId: key.id,
+          consumedAt: this.clock.now(),
+          // Past this the key is gone and nothing it encrypted can be replayed.
+          expiresAt: decryptsUntil(key, this.config.keys.retentionDays) ?? FAR_FUTURE,
+        },
+      });
+    }
+    return opened;
+  }
+
+  /** The normalized secret, or WEAK_CREDENTIAL. */
+  private acceptable(kind: CredentialKind, secret: string): string {
+    const normalized = kind.normalize(secret);
+    const violation = kind.violation(normalized);
+    if (violation) throw weakCredential(kind.label, violation);
+    return normalized;
+  }
+
+  /**
+   * Consumes the submissions and reserves one check of the stored hash in a
+   * single short transaction (the row lock is not held across argon2), then checks.
+   * While locked: CREDENTIAL_LOCKED, and the secret is not checked.
+   */
+  private async checkCurrent(
+    kind: CredentialKind,
+    userId: string,
+    submissions: Opened[],
+    secret: string,
+  ): Promise<Check> {
+    const now = this.clock.now();
+    const reserved = await this.credentials.consumeThen(
+      submissions.map((submission) => submission.consumed),
+      async (db) => {
+        const state = await this.credentials.lockAttemptState(db, kind, userId);
+        if (!state?.hash) return null;
+        const reservation = reserveAttempt(state, now, this.lockout);
+        if (reservation.granted) await this.credentials.saveAttempts(kind, userId, reservation.counter, now, db);
+        return { hash: state.hash, reservation };
+      },
+    );
+    if (!reserved) return null;
+    const { hash, reservation } = reserved;
+    if (!reservation.granted) throw credentialLocked(reservation.lockedUntil);
+    const valid = await this.hasher.verify(hash, secret);
+    if (!valid && reservation.counter.lockedUntil) {
+      this.logger.warn(
+        { userId, credential: kind.label, lockedUntil: reservation.counter.lockedUntil },
+        'credential locked after too many failed attempts',
+      );
+    }
+    return { valid, hash, counter: reservation.counter };
+  }
+
+  private result(valid: boolean, counter: AttemptCounter): VerificationResult {
+    return {
+      valid,
+      remainingAttempts: remainingAttempts(counter, this.lockout),
+      lockedUntil: counter.lockedUntil,
+    };
+  }
+}
+
+function firstFailure(now: Date, lockout: LockoutPolicy): AttemptCounter {
+  const reservation = reserveAttempt(FRESH_COUNTER, now, lockout);
+  return reservation.granted ? reservation.counter : FRESH_COUNTER;
+}
+
+function credentialLocked(lockedUntil: Date) {
+  return new KmsError(ErrorCode.CREDENTIAL_LOCKED, 'Too many failed attempts: locked for now', {
+    lockedUntil: lockedUntil.toISOString(),
+  });
+}

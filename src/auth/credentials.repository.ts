@@ -1,0 +1,118 @@
+import { Injectable } from '@nestjs/common';
+import { ErrorCode } from '../common/errors/error-code';
+import { KmsError } from '../common/errors/kms-error';
+import { PrismaService } from '../database/prisma.service';
+import { Prisma } from '../generated/prisma/client';
+import type { AttemptCounter } from './attempts';
+import type { CredentialKind } from './credential-kind';
+
+type Db = Prisma.TransactionClient;
+
+export interface ConsumedRecord {
+  hash: string;
+  keyId: string;
+  consumedAt: Date;
+  expiresAt: Date;
+}
+
+export interface StoredAttemptState extends AttemptCounter {
+  hash: string | null;
+}
+
+/** UserCredential rows (per kind) and the single-use ciphertext records. */
+@Injectable()
+export class CredentialsRepository {
+  constructor(private readonly prisma: PrismaService) {}
+
+  /**
+   * Records the ciphertexts as consumed, then runs `work`, in one transaction (one
+   * commit, whatever `work` finds). When any of them was consumed before, throws
+   * CIPHERTEXT_REPLAYED and consumes none: the primary key decides between racing
+   * submissions (ON CONFLICT DO NOTHING waits for the other to commit).
+   */
+  consumeThen<T>(records: ConsumedRecord[], work: (db: Db) => Promise<T>): Promise<T> {
+    return this.prisma.$transaction(
+      async (db) => {
+        const { count } = await db.consumedCiphertext.createMany({ data: records, skipDuplicates: true });
+        if (count < records.length) {
+          throw new KmsError(ErrorCode.CIPHERTEXT_REPLAYED, 'This encrypted credential was already used');
+        }
+        return work(db);
+      },
+      { maxWait: 10_000, timeout: 10_000 },
+    );
+  }
+
+  /** The kind's hash and counters, row-locked until the transaction ends; null without a row. */
+  async lockAttemptState(db: Db, kind: CredentialKind, userId: string): Promise<StoredAttemptState | null> {
+    const { hash, failedAttempts, lockedUntil } = columns(kind);
+    const rows = await db.$queryRaw<StoredAttemptState[]>`
+      SELECT ${hash} AS "hash", ${failedAttempts} AS "failedAttempts", ${lockedUntil} AS "lockedUntil"
+      FROM "UserCredential" WHERE "userId" = ${userId} FOR UPDATE`;
+    return rows[0] ?? null;
+  }
+
+  async saveAttempts(
+    kind: CredentialKind,
+    userId: string,
+    counter: AttemptCounter,
+    now: Date,
+    db: Db = this.prisma,
+  ): Promise<void> {
+    const { failedAttempts, lockedUntil } = columns(kind);
+    await db.$executeRaw`
+      UPDATE "UserCredential"
+      SET ${failedAttempts} = ${counter.failedAttempts}, ${lockedUntil} = ${counter.lockedUntil},
+          "updatedAt" = ${now}
+      WHERE "userId" = ${userId}`;
+  }
+
+  /** Stores the first hash of this kind for the user; false when one exists already. */
+  async insertHashIfAbsent(
+    db: Db,
+    kind: CredentialKind,
+    userId: string,
+    newHash: string,
+    now: Date,
+  ): Promise<boolean> {
+    const { hash, failedAttempts, lockedUntil } = columns(kind);
+    const rows = await db.$queryRaw<unknown[]>`
+      INSERT INTO "UserCredential" ("userId", ${hash}, "createdAt", "updatedAt")
+      VALUES (${userId}, ${newHash}, ${now}, ${now})
+      ON CONFLICT ("userId") DO UPDATE
+        SET ${hash} = EXCLUDED.${hash}, ${failedAttempts} = 0, ${lockedUntil} = NULL,
+            "updatedAt" = EXCLUDED."updatedAt"
+        WHERE "UserCredential".${hash} IS NULL
+      RETURNING "userId"`;
+    return rows.length === 1;
+  }
+
+  /**
+   * Replaces the hash that was verified, and clears the counters; false when it
+   * changed meanwhile (a concurrent change won).
+   */
+  async replaceHash(
+    kind: CredentialKind,
+    userId: string,
+    verifiedHash: string,
+    newHash: string,
+    now: Date,
+  ): Promise<boolean> {
+    const { hash, failedAttempts, lockedUntil } = columns(kind);
+    const changed = await this.prisma.$executeRaw`
+      UPDATE "UserCredential"
+      SET ${hash} = ${newHash}, ${failedAttempts} = 0, ${lockedUntil} = NULL, "updatedAt" = ${now}
+      WHERE "userId" = ${userId} AND ${hash} = ${verifiedHash}`;
+    return changed === 1;
+  }
+}
+
+/** The kind's column names as SQL identifiers (fixed strings from CredentialKind, never input). */
+function columns(kind: CredentialKind) {
+  const identifier = (name: string) => Prisma.raw(`"${name}"`);
+  return {
+    hash: identifier(kind.columns.hash),
+    failedAttempts: identifier(kind.columns.failedAttempts),
+    lockedUntil: identifier(kind.columns.lockedUntil),
+  };
+}
