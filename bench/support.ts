@@ -13,7 +13,6 @@ export async function startBenchService(env: Record<string, string> = {}) {
     DATA_DIR: dataDir,
     EMBEDDED_PG_PORT: String(await freePort()),
     PORT: '0',
-    LOG_FILE: join(dataDir, 'service.log'),
     KMS_MASTER_KEYS: `bench:${randomBytes(32).toString('base64')}`,
     KMS_BOOTSTRAP_ADMIN_KEY: adminKey,
     MAX_KEY_GEN_PER_DEVICE: '1000',

@@ -3,6 +3,7 @@ import { masterKeyRingProvider } from './crypto/master-key-ring.provider';
 import { PrivateKeyCache } from './crypto/private-key-cache';
 import { EncryptionResolver } from './encryption.resolver';
 import { EncryptionService } from './encryption.service';
+import { KeyUsageRecorder } from './key-usage.recorder';
 import { KeysRepository } from './keys.repository';
 import { KeysService } from './keys.service';
 
@@ -11,6 +12,7 @@ import { KeysService } from './keys.service';
     masterKeyRingProvider,
     PrivateKeyCache,
     KeysRepository,
+    KeyUsageRecorder,
     KeysService,
     EncryptionService,
     EncryptionResolver,

@@ -13,6 +13,7 @@ import {
 } from './crypto/ciphertext';
 import { PrivateKeyCache } from './crypto/private-key-cache';
 import { importPublicKey } from './crypto/rsa';
+import { KeyUsageRecorder } from './key-usage.recorder';
 import { KeysService } from './keys.service';
 import type { StoredKey } from './keys.repository';
 
@@ -30,6 +31,7 @@ export class EncryptionService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly keys: KeysService,
     private readonly privateKeys: PrivateKeyCache,
+    private readonly usage: KeyUsageRecorder,
     private readonly metrics: MetricsRecorder,
   ) {}
 
@@ -42,7 +44,7 @@ export class EncryptionService {
       const key = await this.keys.requireForEncryption(keyId);
       tags.deviceId = key.deviceId;
       const encryptedData = await encryptToJwe(data, await importPublicKey(key.publicKey), key.id);
-      await this.keys.recordUse(key.id);
+      this.usage.recordUse(key.id);
       return { keyId: key.id, encryptedData };
     });
   }
@@ -81,7 +83,7 @@ export class EncryptionService {
     const key = await this.keys.requireForDecryption(resolvedKeyId);
     tags.deviceId = key.deviceId;
     const plaintext = await decryptCiphertext(ciphertext, await this.privateKeys.get(key));
-    await this.keys.recordUse(key.id);
+    this.usage.recordUse(key.id);
     return { keyId: key.id, key, plaintext, ciphertext };
   }
 }

@@ -77,10 +77,16 @@ export class KeysRepository {
     return this.prisma.clientEncryptionKey.create({ data: { ...key, updatedAt: key.createdAt } });
   }
 
-  async recordUse(id: string, now: Date): Promise<void> {
-    await this.prisma.clientEncryptionKey.updateMany({
-      where: { id },
-      data: { usageCount: { increment: 1 }, lastUsed: now, updatedAt: now },
-    });
+  /** Adds counted uses to many keys in one statement (keys deleted meanwhile are skipped). */
+  async addUses(uses: { id: string; count: number; lastUsed: Date }[]): Promise<void> {
+    await this.prisma.$executeRaw`
+      UPDATE "ClientEncryptionKey" AS k
+      SET "usageCount" = k."usageCount" + u.count,
+          "lastUsed" = GREATEST(k."lastUsed", u.last_used),
+          "updatedAt" = GREATEST(k."updatedAt", u.last_used)
+      FROM unnest(${uses.map((use) => use.id)}::text[],
+                  ${uses.map((use) => use.count)}::int[],
+                  ${uses.map((use) => use.lastUsed)}::timestamptz[]) AS u(id, count, last_used)
+      WHERE k.id = u.id`;
   }
 }

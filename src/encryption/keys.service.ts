@@ -82,10 +82,6 @@ export class KeysService {
     return stored;
   }
 
-  recordUse(keyId: string): Promise<void> {
-    return this.keys.recordUse(keyId, this.clock.now());
-  }
-
   toModel(stored: StoredKey, now: Date): EncryptionKey {
     return {
       keyId: stored.id,

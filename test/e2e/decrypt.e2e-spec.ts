@@ -1,4 +1,6 @@
 import { decodeProtectedHeader } from 'jose';
+import { PrismaService } from '../../src/database/prisma.service';
+import { KeyUsageRecorder } from '../../src/encryption/key-usage.recorder';
 import { MetricsRecorder } from '../../src/metrics/metrics.recorder';
 import {
   encryptWithJose,
@@ -38,8 +40,10 @@ describe('decryptData and encryptData', () => {
     responses.push(response);
     return response;
   };
-  const usageOf = async (keyId: string) =>
-    t.prisma.clientEncryptionKey.findUniqueOrThrow({ where: { id: keyId }, select: { usageCount: true, lastUsed: true } });
+  const usageOf = async (keyId: string) => {
+    await t.app.get(KeyUsageRecorder).flush();
+    return t.prisma.clientEncryptionKey.findUniqueOrThrow({ where: { id: keyId }, select: { usageCount: true, lastUsed: true } });
+  };
 
   describe('ciphertexts from independent clients', () => {
     const secret = 'PIN 4821 · passcode ✓ 🔐';
@@ -89,6 +93,27 @@ describe('decryptData and encryptData', () => {
       const after = await usageOf(otherKey.keyId);
       expect(after.usageCount).toBe(before.usageCount + 1);
       expect(after.lastUsed).toEqual(t.clock.now());
+    });
+
+    it('writes counted uses in batches, and all of them on shutdown', async () => {
+      const own = await startTestApp({ env: { METRICS_FLUSH_INTERVAL_MS: '60000' } });
+      const ownKey = await generateKey(own, newDeviceId('usage'));
+      const uses = await Promise.all(
+        [1, 2, 3].map(async (i) => encryptWithWebCrypto(ownKey.publicKey, `use number ${i}`)),
+      );
+      for (const encryptedData of uses) await decrypt(own, { keyId: ownKey.keyId, encryptedData });
+      const before = await own.prisma.clientEncryptionKey.findUniqueOrThrow({ where: { id: ownKey.keyId } });
+      expect(before.usageCount).toBe(0); // not yet written: the interval is a minute here
+      await own.app.close();
+      const reader = new PrismaService(own.config);
+      try {
+        const row = await reader.clientEncryptionKey.findUniqueOrThrow({ where: { id: ownKey.keyId } });
+        expect(row.usageCount).toBe(3);
+        expect(row.lastUsed).toEqual(own.clock.now());
+      } finally {
+        await reader.$disconnect();
+        await own.database.drop();
+      }
     });
   });
 

@@ -2,6 +2,8 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 
 const ROOT = join(__dirname, '../..');
+/** Enough for every assertion on start-up output; a long benchmark run does not pile up. */
+const MAX_KEPT_OUTPUT = 256 * 1024;
 
 export interface ServiceProcess {
   child: ChildProcess;
@@ -27,7 +29,7 @@ export function startServiceProcess(env: Record<string, string>): ServiceProcess
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const serving = new Promise<number>((resolve, reject) => {
     child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
+      out = (out + chunk.toString()).slice(-MAX_KEPT_OUTPUT);
       const match = /"port":(\d+),"url":"[^"]*","msg":"serving GraphQL"/.exec(out);
       if (match) resolve(Number(match[1]));
     });
