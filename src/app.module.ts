@@ -12,6 +12,7 @@ import { httpLoggerOptions, logDestination } from './common/logging/logger-optio
 import { DatabaseModule } from './database/database.module';
 import { EncryptionModule } from './encryption/encryption.module';
 import { HealthModule } from './health/health.module';
+import { KeyRotationModule } from './key-rotation/key-rotation.module';
 import { MetricsModule } from './metrics/metrics.module';
 
 function loggerArgs(config: AppConfig): Params['pinoHttp'] {
@@ -35,6 +36,7 @@ export class AppModule {
         HealthModule,
         MetricsModule,
         EncryptionModule,
+        KeyRotationModule,
       ],
       providers: [
         {
