@@ -182,4 +182,22 @@ describe('daily job: batches', () => {
     );
     expect(report.deprecatedKeys).toBe(3);
   });
+
+  it('answers a failed run with INTERNAL, revealing nothing, and logs only the error name', async () => {
+    await seed(t, { now: t.clock.now(), expiredKeys: 3 });
+    const failure = Object.assign(new Error('syntax error near "SELECT secret FROM vault"'), { name: 'DriverAdapterError' });
+    jest.spyOn(t.app.get(KeyRotationRepository), 'deleteKeysEndedBy').mockRejectedValueOnce(failure);
+    const logger = (t.app.get(KeyRotationService) as any).logger;
+    const logError = jest.spyOn(logger, 'error');
+
+    const response = await t.gql(RUN_KEY_ROTATION, {}, t.as('admin'));
+    expect(errorCode(response)).toBe('INTERNAL');
+    expect(JSON.stringify(response)).not.toMatch(/SELECT|secret|vault/);
+    expect(logError).toHaveBeenCalledWith(
+      expect.objectContaining({ errorName: 'DriverAdapterError', deprecatedKeys: 3, interrupted: true }),
+      'key rotation failed; the next run finishes the work',
+    );
+    expect(JSON.stringify(logError.mock.calls)).not.toMatch(/SELECT|secret/);
+    expect(await runJob(t)).toMatchObject({ skipped: false, interrupted: false, deprecatedKeys: 0 });
+  });
 });
