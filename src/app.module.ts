@@ -24,6 +24,7 @@ import { httpLoggerOptions, logDestination } from './common/logging/logger-optio
 import { DatabaseModule } from './database/database.module';
 import { EncryptionModule } from './encryption/encryption.module';
 import { HealthModule } from './health/health.module';
+import { KeyRotationModule } from './key-rotation/key-rotation.module';
 import { MetricsModule } from './metrics/metrics.module';
 
 function loggerArgs(config: AppConfig): Params['pinoHttp'] {
@@ -51,6 +52,7 @@ export class AppModule implements NestModule {
         ApiKeysModule,
         EncryptionModule,
         AuthModule,
+        KeyRotationModule,
       ],
       providers: [
         {

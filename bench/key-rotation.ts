@@ -1,0 +1,117 @@
+/**
+ * `npm run bench:key-rotation`: one run of the daily job, through the real
+ * service, on a fresh embedded PostgreSQL holding 100,000 expired keys and
+ * 1,000,000 metric rows past retention (plus rows it must leave alone). Prints
+ * the run's duration, its counts, and this process's peak RSS during the run.
+ * BENCH_EXPIRED_KEYS, BENCH_OLD_METRICS and KEY_ROTATION_BATCH_SIZE change the sizes.
+ */
+import 'reflect-metadata';
+import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { NestFactory } from '@nestjs/core';
+import { AppModule } from '../src/app.module';
+import { loadConfig } from '../src/config/app-config';
+import { startEmbeddedPostgres } from '../src/database/embedded-postgres';
+import { applyMigrations } from '../src/database/schema-engine';
+import { KeyRotationRepository } from '../src/key-rotation/key-rotation.repository';
+import { KeyRotationService } from '../src/key-rotation/key-rotation.service';
+import { freePort } from '../test/support/free-port';
+import { aroundBatches } from '../test/support/key-rotation';
+import { seedLifecycleRows } from '../test/support/lifecycle-rows';
+import { onServer } from '../test/support/test-server';
+
+const EXPIRED_KEYS = Number(process.env.BENCH_EXPIRED_KEYS ?? 100_000);
+const OLD_METRICS = Number(process.env.BENCH_OLD_METRICS ?? 1_000_000);
+const MB = 1024 * 1024;
+
+async function main() {
+  const dataDir = join(tmpdir(), `kms-bench-rotation-${randomBytes(4).toString('hex')}`);
+  const embedded = await startEmbeddedPostgres({ dataDir, port: await freePort() });
+  try {
+    await applyMigrations(embedded.url);
+    const now = new Date();
+    const seeded = await timed(() =>
+      onServer(embedded.url, async (client) => {
+        await seedLifecycleRows((sql, params) => client.query(sql, params), {
+          now,
+          expiredKeys: EXPIRED_KEYS,
+          activeKeys: EXPIRED_KEYS / 10,
+          oldMetrics: OLD_METRICS,
+          recentMetrics: OLD_METRICS / 10,
+          consumedCiphertexts: 10_000,
+          keyGenerations: 10_000,
+        });
+        await client.query('ANALYZE');
+      }),
+    );
+    print(`seeded in ${seeded.ms} ms: ${EXPIRED_KEYS} expired keys, ${EXPIRED_KEYS / 10} active keys,`);
+    print(`  ${OLD_METRICS} metric rows past retention, ${OLD_METRICS / 10} recent ones, 10000 replay records, 10000 ledger rows`);
+
+    const config = loadConfig({
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'warn',
+      DATABASE_URL: embedded.url,
+      DATA_DIR: dataDir,
+      KMS_MASTER_KEYS: `bench:${randomBytes(32).toString('base64')}`,
+      KEY_ROTATION_BATCH_SIZE: process.env.KEY_ROTATION_BATCH_SIZE,
+    });
+    const app = await NestFactory.create(AppModule.forRoot(config), { logger: ['warn', 'error'] });
+    await app.init();
+    try {
+      const steps = timeStatements(app.get(KeyRotationRepository));
+      const rssBefore = process.memoryUsage.rss();
+      let peakRss = rssBefore;
+      const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 5);
+      const run = await timed(() => app.get(KeyRotationService).run());
+      clearInterval(sampler);
+      peakRss = Math.max(peakRss, process.memoryUsage.rss());
+
+      print(`job run: ${run.ms} ms (batch size ${config.rotation.batchSize})`);
+      print(`counts: ${JSON.stringify(run.result)}`);
+      for (const [step, { ms, statements }] of steps) print(`  ${step}: ${ms} ms in ${statements} statements`);
+      print(`RSS: ${(rssBefore / MB).toFixed(1)} MB before the run, peak ${(peakRss / MB).toFixed(1)} MB during it`);
+      const left = await onServer(embedded.url, (client) =>
+        client.query<{ keys: string; metrics: string }>(
+          `SELECT (SELECT count(*) FROM "ClientEncryptionKey") AS keys, (SELECT count(*) FROM "EncryptionMetric") AS metrics`,
+        ),
+      );
+      print(`left: ${left.rows[0].keys} keys, ${left.rows[0].metrics} metric rows`);
+    } finally {
+      await app.close();
+    }
+  } finally {
+    await embedded.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** Per batch statement: time spent and statements run (the job runs them one at a time). */
+function timeStatements(repository: KeyRotationRepository) {
+  const steps = new Map<string, { ms: number; statements: number }>();
+  aroundBatches(repository, async (name, proceed) => {
+    const { ms, result } = await timed(proceed);
+    const step = steps.get(name) ?? { ms: 0, statements: 0 };
+    steps.set(name, { ms: step.ms + ms, statements: step.statements + 1 });
+    return result;
+  });
+  return steps;
+}
+
+async function timed<T>(work: () => Promise<T>): Promise<{ ms: number; result: T }> {
+  const started = performance.now();
+  const result = await work();
+  return { ms: Math.round(performance.now() - started), result };
+}
+
+const print = (line: string) => process.stdout.write(`${line}\n`);
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`bench failed: ${(error as Error).stack ?? String(error)}\n`);
+    process.exit(1);
+  },
+);

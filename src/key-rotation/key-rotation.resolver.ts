@@ -1,0 +1,38 @@
+import { Args, Mutation, Resolver } from '@nestjs/graphql';
+import GraphQLJSON from 'graphql-type-json';
+import { RequireScope, Scope } from '../common/auth/scopes';
+import { DeviceIdArgs } from '../encryption/dto/encryption.inputs';
+import { EncryptionKey } from '../encryption/models/encryption-key.model';
+import { RevokeEncryptionKeyArgs } from './dto/key-rotation.args';
+import { KeyOperationsService } from './key-operations.service';
+import { KeyRotationService } from './key-rotation.service';
+
+@Resolver()
+export class KeyRotationResolver {
+  constructor(
+    private readonly rotation: KeyRotationService,
+    private readonly operations: KeyOperationsService,
+  ) {}
+
+  @RequireScope(Scope.ADMIN)
+  @Mutation(() => GraphQLJSON, {
+    description: 'Runs the daily lifecycle job now and returns its counts (skipped: true when another instance is running it).',
+  })
+  runKeyRotation() {
+    return this.rotation.run('operator');
+  }
+
+  @RequireScope(Scope.ADMIN)
+  @Mutation(() => EncryptionKey, {
+    description: "A new key for the device (counted against its rate limit); its older usable keys become DEPRECATED.",
+  })
+  rotateDeviceKey(@Args() { deviceId }: DeviceIdArgs) {
+    return this.operations.rotateDeviceKey(deviceId);
+  }
+
+  @RequireScope(Scope.ADMIN)
+  @Mutation(() => EncryptionKey, { description: 'Refuses the key for everything from now on. Revoking twice changes nothing.' })
+  revokeEncryptionKey(@Args() { keyId, reason }: RevokeEncryptionKeyArgs) {
+    return this.operations.revokeEncryptionKey(keyId, reason);
+  }
+}

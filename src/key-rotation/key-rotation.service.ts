@@ -1,0 +1,119 @@
+import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
+import { performance } from 'node:perf_hooks';
+import { APP_CONFIG } from '../config/config.module';
+import type { AppConfig } from '../config/app-config';
+import { Clock } from '../common/clock';
+import { AdvisoryLock, Exclusive } from './advisory-lock';
+import { Batch, KeyRotationRepository } from './key-rotation.repository';
+import { noCounts, RotationCounts, RotationReport } from './rotation-report';
+
+const HOUR_MS = 60 * 60 * 1000;
+const DAY_MS = 24 * HOUR_MS;
+export const KEY_ROTATION_LOCK = 'kms:key-rotation';
+
+type Step = [keyof RotationCounts, (limit: number) => Promise<number>];
+
+/**
+ * The daily lifecycle job (SPEC section 4): deprecate expired keys, delete keys
+ * past retention, delete old metrics, purge spent single-use records. One runner
+ * across all instances (advisory lock); bounded batches; safe to interrupt and rerun.
+ */
+@Injectable()
+export class KeyRotationService implements BeforeApplicationShutdown {
+  private readonly logger = new Logger(KeyRotationService.name);
+  private stopping = false;
+  private running?: Promise<unknown>;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly repository: KeyRotationRepository,
+    private readonly lock: AdvisoryLock,
+    private readonly clock: Clock,
+  ) {}
+
+  async run(trigger: 'schedule' | 'operator' = 'operator'): Promise<RotationReport> {
+    const now = this.clock.now();
+    const started = performance.now();
+    const counts = noCounts();
+    const report = (skipped: boolean, completed: boolean): RotationReport => ({
+      skipped,
+      interrupted: !skipped && !completed,
+      ranAt: now.toISOString(),
+      durationMs: Math.round(performance.now() - started),
+      ...counts,
+    });
+    let outcome: Exclusive<boolean>;
+    try {
+      outcome = await this.lock.tryRunExclusive(KEY_ROTATION_LOCK, () => {
+        const run = this.runSteps(this.steps(now), counts);
+        this.running = run;
+        return run;
+      });
+    } catch (error) {
+      this.logger.error(
+        { trigger, errorName: (error as Error).name, ...report(false, false) },
+        'key rotation failed; the next run finishes the work',
+      );
+      throw error;
+    }
+    if (!outcome.acquired) {
+      this.logger.log({ trigger }, 'key rotation skipped: another instance holds the lock');
+      return report(true, false);
+    }
+    const done = report(false, outcome.result);
+    this.logger.log({ trigger, ...done }, 'key rotation finished');
+    return done;
+  }
+
+  /** Lets a run in progress finish its batch, then stop, before the database closes. */
+  async beforeApplicationShutdown() {
+    this.stopping = true;
+    await this.running?.catch(() => undefined);
+  }
+
+  private steps(now: Date): Step[] {
+    const { keys, metrics } = this.config;
+    const daysBefore = (days: number) => new Date(now.getTime() - days * DAY_MS);
+    const keyCutoff = daysBefore(keys.retentionDays);
+    const metricCutoff = daysBefore(metrics.retentionDays);
+    const windowStart = new Date(now.getTime() - keys.generationWindowHours * HOUR_MS);
+    const repository = this.repository;
+    return [
+      ['deprecatedKeys', walk<Date>((after, limit) => repository.deprecateExpiredKeys(now, after, limit))],
+      ['deletedKeys', walk<string>((after, limit) => repository.deleteKeysEndedBy(now, keyCutoff, after, limit))],
+      ['deletedMetrics', walk<Date>((after, limit) => repository.deleteMetricsBefore(metricCutoff, after, limit))],
+      [
+        'purgedConsumedCiphertexts',
+        walk<Date>((after, limit) => repository.purgeExpiredConsumedCiphertexts(now, after, limit)),
+      ],
+      [
+        'purgedKeyGenerations',
+        walk<Date>((after, limit) => repository.purgeKeyGenerationsUpTo(windowStart, after, limit)),
+      ],
+    ];
+  }
+
+  /** In order, each step batch after batch until one comes back short. False when shutdown stopped it. */
+  private async runSteps(steps: Step[], counts: RotationCounts): Promise<boolean> {
+    const limit = this.config.rotation.batchSize;
+    for (const [count, nextBatch] of steps) {
+      for (;;) {
+        if (this.stopping) return false;
+        const changed = await nextBatch(limit);
+        counts[count] += changed;
+        if (changed < limit) break;
+      }
+    }
+    return true;
+  }
+}
+
+/** A step's batches, each starting where the previous one ended. */
+function walk<C>(batch: (after: C | null, limit: number) => Promise<Batch<C>>) {
+  let after: C | null = null;
+  return async (limit: number) => {
+    const { changed, cursor } = await batch(after, limit);
+    after = cursor;
+    return changed;
+  };
+}

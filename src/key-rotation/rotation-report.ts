@@ -1,0 +1,26 @@
+/** What one run of the daily job did; returned by runKeyRotation and logged. */
+export interface RotationCounts {
+  deprecatedKeys: number;
+  deletedKeys: number;
+  deletedMetrics: number;
+  purgedConsumedCiphertexts: number;
+  purgedKeyGenerations: number;
+}
+
+export interface RotationReport extends RotationCounts {
+  /** Another instance held the lock: this one did nothing. */
+  skipped: boolean;
+  /** Stopped between batches for shutdown; the next run finishes the work. */
+  interrupted: boolean;
+  /** The clock's time the run judged every row against. */
+  ranAt: string;
+  durationMs: number;
+}
+
+export const noCounts = (): RotationCounts => ({
+  deprecatedKeys: 0,
+  deletedKeys: 0,
+  deletedMetrics: 0,
+  purgedConsumedCiphertexts: 0,
+  purgedKeyGenerations: 0,
+});

@@ -1,0 +1,203 @@
+import { Client } from 'pg';
+import { KeyRotationRepository } from '../../src/key-rotation/key-rotation.repository';
+import { KeyRotationService } from '../../src/key-rotation/key-rotation.service';
+import { encryptWithWebCrypto } from '../support/clients';
+import { RUN_KEY_ROTATION, runJob, seed } from '../support/key-rotation';
+import { decrypt, ENCRYPT_DATA, ENCRYPTION_KEY, errorCode, generateKey, newDeviceId } from '../support/operations';
+import { startTestApp, TestApp } from '../support/test-app';
+
+const HOUR_MS = 60 * 60 * 1000;
+const DAY_MS = 24 * HOUR_MS;
+const NO_COUNTS = {
+  deprecatedKeys: 0,
+  deletedKeys: 0,
+  deletedMetrics: 0,
+  purgedConsumedCiphertexts: 0,
+  purgedKeyGenerations: 0,
+};
+/** Generating a key also leaves a rate-limit ledger row, which the job purges a day later. */
+const NO_KEY_CHANGES = { deprecatedKeys: 0, deletedKeys: 0 };
+
+describe('daily job: a key from ACTIVE to deleted, on a moving clock', () => {
+  let t: TestApp;
+  beforeEach(async () => {
+    t = await startTestApp();
+  });
+  afterEach(() => t.close());
+
+  const row = (id: string) => t.prisma.clientEncryptionKey.findUnique({ where: { id } });
+  const encrypt = (app: TestApp, keyId: string) =>
+    app.gql(ENCRYPT_DATA, { input: { keyId, data: 'x' } }, app.as('service'));
+  const statusOf = async (app: TestApp, keyId: string) =>
+    (await app.gql(ENCRYPTION_KEY, { keyId })).data!.encryptionKey?.status ?? null;
+
+  it('ACTIVE today; at day 31 decrypts, does not encrypt, and is marked; at day 31 + 90 it is gone', async () => {
+    const key = await generateKey(t, newDeviceId());
+    const ciphertext = await encryptWithWebCrypto(key.publicKey, 'kept secret');
+    const decrypted = async () => {
+      const response = await decrypt(t, { keyId: key.keyId, encryptedData: ciphertext }, t.as('service'));
+      return response.data?.decryptData.data ?? errorCode(response);
+    };
+    expect(await statusOf(t, key.keyId)).toBe('ACTIVE');
+    expect(await runJob(t)).toMatchObject({ skipped: false, ...NO_COUNTS });
+
+    t.clock.advanceDays(31);
+    expect(errorCode(await encrypt(t, key.keyId))).toBe('KEY_EXPIRED');
+    const report = await t.gql(RUN_KEY_ROTATION, {}, t.as('admin'));
+    expect(report.errors).toBeUndefined();
+    expect(report.data!.runKeyRotation).toMatchObject({ skipped: false, interrupted: false, deprecatedKeys: 1, deletedKeys: 0 });
+    expect(report.data!.runKeyRotation.ranAt).toBe(t.clock.now().toISOString());
+    expect(report.data!.runKeyRotation.durationMs).toEqual(expect.any(Number));
+    const marked = await row(key.keyId);
+    expect(marked).toMatchObject({ deprecated: true, deprecatedAt: marked!.expiresAt, updatedAt: t.clock.now() });
+    expect(await decrypted()).toBe('kept secret');
+    expect(errorCode(await encrypt(t, key.keyId))).toBe('KEY_EXPIRED');
+    expect(await statusOf(t, key.keyId)).toBe('DEPRECATED');
+    expect(await runJob(t)).toMatchObject(NO_KEY_CHANGES); // idempotent
+
+    t.clock.advanceDays(88); // day 119: still within retention of its expiry (day 30)
+    expect(await runJob(t)).toMatchObject({ deletedKeys: 0 });
+    expect(await decrypted()).toBe('kept secret');
+
+    t.clock.advanceDays(2); // day 121 = 31 + 90
+    expect(await runJob(t)).toMatchObject({ deletedKeys: 1 });
+    expect(await row(key.keyId)).toBeNull();
+    expect(await decrypted()).toBe('KEY_NOT_FOUND');
+    expect(await statusOf(t, key.keyId)).toBeNull();
+  });
+
+  it('never touches an unexpired key', async () => {
+    const key = await generateKey(t, newDeviceId());
+    const before = await row(key.keyId);
+    expect(await runJob(t)).toMatchObject(NO_COUNTS);
+    t.clock.advanceMs(30 * DAY_MS - 1);
+    expect(await runJob(t)).toMatchObject(NO_KEY_CHANGES);
+    expect(await row(key.keyId)).toEqual(before);
+    expect((await encrypt(t, key.keyId)).errors).toBeUndefined();
+  });
+
+  it('follows KEY_EXPIRY_DAYS and KEY_RETENTION_DAYS', async () => {
+    const custom = await startTestApp({ env: { KEY_EXPIRY_DAYS: '2', KEY_RETENTION_DAYS: '3' } });
+    try {
+      const key = await generateKey(custom, newDeviceId());
+      custom.clock.advanceMs(2 * DAY_MS - 1);
+      expect(await runJob(custom)).toMatchObject(NO_KEY_CHANGES);
+      expect(await statusOf(custom, key.keyId)).toBe('ACTIVE');
+      custom.clock.advanceMs(1); // day 2: expired
+      expect(await runJob(custom)).toMatchObject({ deprecatedKeys: 1, deletedKeys: 0 });
+      custom.clock.advanceMs(3 * DAY_MS - 1);
+      expect(await runJob(custom)).toMatchObject({ deletedKeys: 0 });
+      expect(await statusOf(custom, key.keyId)).toBe('DEPRECATED');
+      custom.clock.advanceMs(1); // day 2 + 3
+      expect(await runJob(custom)).toMatchObject({ deletedKeys: 1 });
+      expect(await custom.prisma.clientEncryptionKey.count()).toBe(0);
+    } finally {
+      await custom.close();
+    }
+  });
+});
+
+describe('daily job: metrics and single-use records, to the millisecond', () => {
+  it('deletes metrics older than METRICS_RETENTION_DAYS, spent replay records and ledger rows out of the window', async () => {
+    const t = await startTestApp({ env: { METRICS_RETENTION_DAYS: '2', KEY_GEN_WINDOW_HOURS: '3' } });
+    try {
+      const now = t.clock.now().getTime();
+      const around = (moment: number) => [moment - 1, moment, moment + 1].map((ms) => new Date(ms));
+      await t.prisma.encryptionMetric.createMany({
+        data: around(now - 2 * DAY_MS).map((timestamp) => ({ operation: 'decrypt', status: 'success', duration: 1, timestamp })),
+      });
+      await t.prisma.consumedCiphertext.createMany({
+        data: around(now).map((expiresAt, i) => ({ hash: `h${i}`, keyId: 'k', consumedAt: new Date(now - DAY_MS), expiresAt })),
+      });
+      await t.prisma.keyGeneration.createMany({
+        data: around(now - 3 * HOUR_MS).map((createdAt) => ({ deviceId: 'd', createdAt })),
+      });
+
+      expect(await runJob(t)).toMatchObject({
+        ...NO_COUNTS,
+        deletedMetrics: 1,
+        purgedConsumedCiphertexts: 2,
+        purgedKeyGenerations: 2,
+      });
+      const times = (rows: any[], field: string) => rows.map((r) => r[field].getTime() - now);
+      expect(times(await t.prisma.encryptionMetric.findMany(), 'timestamp').sort((a, b) => a - b)).toEqual([-2 * DAY_MS, -2 * DAY_MS + 1]);
+      expect(times(await t.prisma.consumedCiphertext.findMany(), 'expiresAt')).toEqual([1]);
+      // The rate limit counts createdAt > window start: what is purged no longer counted.
+      expect(times(await t.prisma.keyGeneration.findMany(), 'createdAt')).toEqual([-3 * HOUR_MS + 1]);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe('daily job: batches', () => {
+  let t: TestApp;
+  beforeEach(async () => {
+    t = await startTestApp({ env: { KEY_ROTATION_BATCH_SIZE: '10' } });
+  });
+  afterEach(() => t.close());
+
+  it('changes at most KEY_ROTATION_BATCH_SIZE rows per statement and goes on until a batch is short', async () => {
+    await seed(t, { now: t.clock.now(), expiredKeys: 35, oldMetrics: 45, recentMetrics: 5 });
+    const repository = t.app.get(KeyRotationRepository);
+    const deprecate = jest.spyOn(repository, 'deprecateExpiredKeys');
+    const deleteMetrics = jest.spyOn(repository, 'deleteMetricsBefore');
+
+    // 35 expired keys, 5 of them already deprecated by a rotation.
+    expect(await runJob(t)).toMatchObject({ deprecatedKeys: 30, deletedMetrics: 45 });
+    expect(deprecate.mock.calls.map(([, , limit]) => limit)).toEqual([10, 10, 10, 10]);
+    expect(deleteMetrics).toHaveBeenCalledTimes(5);
+    expect(await t.prisma.encryptionMetric.count()).toBe(5);
+    expect(await t.prisma.clientEncryptionKey.count({ where: { deprecated: false } })).toBe(0);
+  });
+
+  it('leaves a row a request holds locked for the next run, and still finishes the rest', async () => {
+    await seed(t, { now: t.clock.now(), expiredKeys: 35 });
+    const client = new Client({ connectionString: t.database.url });
+    await client.connect();
+    try {
+      await client.query('BEGIN');
+      // seed-k-3 expired about 180 days ago: past retention too.
+      await client.query(`SELECT 1 FROM "ClientEncryptionKey" WHERE "id" = 'seed-k-3' FOR UPDATE`);
+      const first = await runJob(t);
+      expect(first.deprecatedKeys).toBe(29);
+      expect(await t.prisma.clientEncryptionKey.findUnique({ where: { id: 'seed-k-3' } })).toMatchObject({ deprecated: false });
+      await client.query('COMMIT');
+
+      expect(await runJob(t)).toMatchObject({ deprecatedKeys: 1, deletedKeys: 1 });
+      expect(await t.prisma.clientEncryptionKey.findUnique({ where: { id: 'seed-k-3' } })).toBeNull();
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('logs each run with its counts and duration', async () => {
+    await seed(t, { now: t.clock.now(), expiredKeys: 3 });
+    const logger = (t.app.get(KeyRotationService) as any).logger;
+    const log = jest.spyOn(logger, 'log');
+    const report = await runJob(t);
+    expect(log).toHaveBeenCalledWith(
+      { trigger: 'operator', ...report, durationMs: expect.any(Number) },
+      'key rotation finished',
+    );
+    expect(report.deprecatedKeys).toBe(3);
+  });
+
+  it('answers a failed run with INTERNAL, revealing nothing, and logs only the error name', async () => {
+    await seed(t, { now: t.clock.now(), expiredKeys: 3 });
+    const failure = Object.assign(new Error('syntax error near "SELECT secret FROM vault"'), { name: 'DriverAdapterError' });
+    jest.spyOn(t.app.get(KeyRotationRepository), 'deleteKeysEndedBy').mockRejectedValueOnce(failure);
+    const logger = (t.app.get(KeyRotationService) as any).logger;
+    const logError = jest.spyOn(logger, 'error');
+
+    const response = await t.gql(RUN_KEY_ROTATION, {}, t.as('admin'));
+    expect(errorCode(response)).toBe('INTERNAL');
+    expect(JSON.stringify(response)).not.toMatch(/SELECT|secret|vault/);
+    expect(logError).toHaveBeenCalledWith(
+      expect.objectContaining({ errorName: 'DriverAdapterError', deprecatedKeys: 3, interrupted: true }),
+      'key rotation failed; the next run finishes the work',
+    );
+    expect(JSON.stringify(logError.mock.calls)).not.toMatch(/SELECT|secret/);
+    expect(await runJob(t)).toMatchObject({ skipped: false, interrupted: false, deprecatedKeys: 0 });
+  });
+});

@@ -1,0 +1,40 @@
+/**
+ * A service process that runs the daily job and stops dead between two batches:
+ * after KMS_CHILD_PAUSE_AFTER batch statements it tells its parent ("paused") and
+ * waits forever, so the parent can SIGKILL it mid-run. KMS_CHILD_NOW fixes its clock.
+ * Started by the e2e tests with `node -r @swc-node/register`.
+ */
+import 'reflect-metadata';
+import { Test } from '@nestjs/testing';
+import { AppModule } from '../../src/app.module';
+import { Clock } from '../../src/common/clock';
+import { loadConfig } from '../../src/config/app-config';
+import { KeyRotationRepository } from '../../src/key-rotation/key-rotation.repository';
+import { KeyRotationService } from '../../src/key-rotation/key-rotation.service';
+import { aroundBatches } from './key-rotation';
+import { TestClock } from './test-clock';
+
+async function main() {
+  const clock = new TestClock();
+  clock.set(new Date(process.env.KMS_CHILD_NOW!));
+  const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(loadConfig())] })
+    .overrideProvider(Clock)
+    .useValue(clock)
+    .compile();
+  const app = await moduleRef.createNestApplication().init();
+
+  let batches = 0;
+  const pauseAfter = Number(process.env.KMS_CHILD_PAUSE_AFTER);
+  aroundBatches(app.get(KeyRotationRepository), async (_, proceed) => {
+    if (batches === pauseAfter) {
+      process.send!('paused');
+      await new Promise(() => undefined);
+    }
+    batches += 1;
+    return proceed();
+  });
+  await app.get(KeyRotationService).run();
+  process.send!('finished');
+}
+
+void main();
