@@ -6,7 +6,7 @@ import { freePort } from '../test/support/free-port';
 import { startServiceProcess, stopServiceProcess } from '../test/support/service-process';
 
 /** The real service as a child process on its own embedded PostgreSQL, for load from outside. */
-export async function startBenchService(env: Record<string, string> = {}) {
+export async function startBenchService(env: Record<string, string> = {}, nodeArgs: string[] = []) {
   const dataDir = await mkdtemp(join(tmpdir(), 'kms-bench-'));
   const adminKey = `bench-admin-${randomBytes(24).toString('base64url')}`;
   const service = startServiceProcess({
@@ -17,7 +17,7 @@ export async function startBenchService(env: Record<string, string> = {}) {
     KMS_BOOTSTRAP_ADMIN_KEY: adminKey,
     MAX_KEY_GEN_PER_DEVICE: '1000',
     ...env,
-  });
+  }, nodeArgs);
   const port = await service.serving;
   const url = `http://127.0.0.1:${port}/graphql`;
   const gql = async (query: string, variables: object, key?: string) => {
