@@ -31,7 +31,7 @@ export default async function globalSetup() {
   process.env.KMS_TEST_LOG_DIR = join(tmpdir(), `kms-test-logs-${runId}`);
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
