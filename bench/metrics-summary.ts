@@ -32,8 +32,8 @@ import { MetricsRepository } from '../src/metrics/metrics.repository';
 import { MetricsSummaryService, SUMMARY_LIST_LIMIT } from '../src/metrics/metrics-summary.service';
 import { freePort } from '../test/support/global-setup';
 
-/** The indexes added for the summary (migration 20261128135101_metrics_summary_indexes). */
-const SUMMARY_INDEXES = ['EncryptionMetric_failures_idx', 'EncryptionMetric_keyId_timestamp_idx'];
+/** The index added for the summary (prisma/migrations/*_metrics_failures_index). */
+const SUMMARY_INDEXES = ['EncryptionMetric_failures_idx'];
 
 const HOUR_MS = 60 * 60 * 1000;
 
@@ -113,25 +113,29 @@ async function fill(
     await client.query(`${maintenance} "ClientEncryptionKey"`);
     const sizes = await client.query(
       `SELECT pg_size_pretty(pg_table_size('"EncryptionMetric"')) AS heap,
-              pg_size_pretty(pg_indexes_size('"EncryptionMetric"')) AS indexes`,
+              string_agg(indexrelid::regclass || ' ' || pg_size_pretty(pg_relation_size(indexrelid)), ', ') AS indexes
+         FROM pg_index WHERE indrelid = '"EncryptionMetric"'::regclass`,
     );
     const size = sizes.rows[0];
     out(
       `loaded ${rows} rows in the window, ${older} before it, ${keys} keys in ` +
         `${((loaded - started) / 1000).toFixed(1)} s; ${maintenance.toLowerCase()} ` +
-        `${((performance.now() - loaded) / 1000).toFixed(1)} s; table ${size.heap}, indexes ${size.indexes}`,
+        `${((performance.now() - loaded) / 1000).toFixed(1)} s\nEncryptionMetric: table ${size.heap}; indexes ${size.indexes}`,
     );
   } finally {
     await client.end();
   }
 }
 
-/** $1 rows, timestamps spread over $2 ending $3 hours ago; 5% failures; 20,000 devices, 50,000 keys. */
+/**
+ * $1 rows, timestamps spread over $2 ending $3 hours ago; 5% failures; 20,000 devices and
+ * 50,000 keys, with ids as long as real ones (UUIDs).
+ */
 const insertMetrics = `
   INSERT INTO "EncryptionMetric" ("id", "keyId", "deviceId", "operation", "status", "errorReason", "duration", "timestamp")
   SELECT gen_random_uuid()::text,
-         CASE WHEN op = 'generate' AND failed THEN NULL ELSE 'key-' || (random() * 50000)::int END,
-         'device-' || (random() * 20000)::int,
+         CASE WHEN op = 'generate' AND failed THEN NULL ELSE md5('key' || (random() * 50000)::int)::uuid::text END,
+         md5('device' || (random() * 20000)::int)::uuid::text,
          op,
          CASE WHEN failed THEN 'failure' ELSE 'success' END,
          CASE WHEN NOT failed THEN NULL
@@ -149,7 +153,7 @@ const insertMetrics = `
 const insertKeys = `
   INSERT INTO "ClientEncryptionKey" ("id", "deviceId", "publicKey", "privateKey", "expiresAt", "deprecated",
                                      "deprecatedAt", "revokedAt", "createdAt", "updatedAt")
-  SELECT 'key-' || i, 'device-' || (i % 20000),
+  SELECT md5('key' || i)::uuid::text, md5('device' || (i % 20000))::uuid::text,
          (SELECT string_agg(md5(random()::text || i || part), '') FROM generate_series(1, 14) part),
          (SELECT string_agg(md5(random()::text || i || part), '') FROM generate_series(1, 53) part),
          created + interval '30 days', deprecated, CASE WHEN deprecated THEN created + interval '30 days' END,

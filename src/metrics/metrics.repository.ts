@@ -78,8 +78,8 @@ export class MetricsRepository {
 /**
  * The summary's aggregations. Everything is computed by PostgreSQL; only aggregates
  * (a row per operation, capped lists) come back. Failures are a small share of the
- * rows: queries about them read the covering index EncryptionMetric_failures_idx
- * (status, timestamp, ...) instead of the table.
+ * rows: queries about them read the partial index EncryptionMetric_failures_idx
+ * (status = 'failure'; timestamp, operation, errorReason, keyId, deviceId) alone.
  */
 export class MetricsReads {
   constructor(private readonly db: Pick<PrismaService, '$queryRaw'>) {}
@@ -175,8 +175,8 @@ export class MetricsReads {
   /**
    * Keys with at least `minFailures` failures and a failure rate of at least
    * `minRate` in the window (numeric comparison: 3 of 10 passes 0.3), most failures
-   * first, with how many keys passed in all. Only keys with enough failures (found
-   * in the failures index) have their operations counted (EncryptionMetric_keyId_timestamp_idx).
+   * first, with how many keys passed in all. Candidates (enough failures) come from
+   * the failures index; only their rows are counted (a hash join on the window).
    */
   problemKeys(
     { from, to }: MetricWindow,
@@ -191,15 +191,11 @@ export class MetricsReads {
          GROUP BY "keyId"
         HAVING count(*) >= ${thresholds.minFailures}
       ), rated AS (
-        -- Per candidate, an index lookup: the planner misjudges how few candidates
-        -- HAVING leaves and would hash-join the whole window instead.
-        SELECT candidates."keyId", candidates.failures, activity.operations
+        SELECT candidates."keyId", candidates.failures, count(*) AS operations
           FROM candidates
-          CROSS JOIN LATERAL (
-            SELECT count(*) AS operations
-              FROM "EncryptionMetric" metric
-             WHERE metric."keyId" = candidates."keyId" AND metric."timestamp" BETWEEN ${from} AND ${to}
-          ) activity
+          JOIN "EncryptionMetric" metric
+            ON metric."keyId" = candidates."keyId" AND metric."timestamp" BETWEEN ${from} AND ${to}
+         GROUP BY candidates."keyId", candidates.failures
       )
       SELECT "keyId", operations, failures, count(*) OVER () AS matching
         FROM rated
