@@ -3,9 +3,11 @@ import {
   Inject,
   Injectable,
   Logger,
+  OnApplicationShutdown,
   OnModuleInit,
 } from '@nestjs/common';
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/app-config';
 import { Clock } from '../common/clock';
@@ -14,19 +16,39 @@ import { KmsError } from '../common/errors/kms-error';
 import type { MetricEvent, MetricTags } from './metric-event';
 import { MetricsRepository } from './metrics.repository';
 
+/** Longest pause between write attempts while the database refuses them. */
+const MAX_RETRY_DELAY_MS = 30_000;
+/** Write attempts at shutdown before the remaining rows are given up (and counted). */
+const SHUTDOWN_ATTEMPTS = 3;
+/** Ids reach the row as the caller sent them (a JWE `kid`): bound them. */
+const MAX_ID_LENGTH = 256;
+
 /**
  * Metric rows are buffered and written in batches, off the request path: at most
- * METRICS_FLUSH_INTERVAL_MS or METRICS_BATCH_SIZE rows apart, and all of them on
- * shutdown. The buffer is bounded (METRICS_BUFFER_MAX): when the database cannot
- * keep up, new rows are dropped and counted rather than growing memory.
+ * METRICS_FLUSH_INTERVAL_MS or METRICS_BATCH_SIZE rows apart, one write at a time.
+ * A failed batch goes back to the front of the buffer and is retried with a growing
+ * pause, so a database outage loses nothing until the buffer is full.
+ * The buffer (rows waiting plus the batch being written) is bounded by
+ * METRICS_BUFFER_MAX: beyond it NEW rows are dropped and counted (`dropped`), while
+ * observers (Prometheus) still see every event.
+ * Shutdown (app.close()): Apollo first drains the GraphQL requests under way; then
+ * everything buffered is written, and from then on each row as it comes (a job still
+ * running); a last flush runs after HTTP has closed, before the database disconnects.
+ * Rows that still cannot be written (a few attempts) are logged and counted as dropped.
  */
 @Injectable()
-export class MetricsRecorder implements OnModuleInit, BeforeApplicationShutdown {
+export class MetricsRecorder implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger(MetricsRecorder.name);
   private buffer: MetricEvent[] = [];
+  private writing = 0;
+  private running?: Promise<void>;
+  private queued?: Promise<void>;
   private timer?: NodeJS.Timeout;
-  private inFlight: Promise<void> = Promise.resolve();
+  private state: 'open' | 'closing' | 'closed' = 'open';
   private droppedTotal = 0;
+  private failedWrites = 0;
+  private consecutiveFailures = 0;
+  private retryAt = 0;
   private readonly observers: ((event: MetricEvent) => void)[] = [];
 
   constructor(
@@ -36,21 +58,43 @@ export class MetricsRecorder implements OnModuleInit, BeforeApplicationShutdown 
   ) {}
 
   onModuleInit() {
-    this.timer = setInterval(() => void this.flush(), this.config.metrics.flushIntervalMs);
+    this.timer = setInterval(() => {
+      if (this.buffer.length > 0 && performance.now() >= this.retryAt) void this.flush();
+    }, this.config.metrics.flushIntervalMs);
     this.timer.unref();
   }
 
+  /** After GraphQL has drained: write what we have, then write each row as it comes. */
   async beforeApplicationShutdown() {
     clearInterval(this.timer);
-    await this.flush();
+    this.state = 'closing';
+    await this.drain();
   }
 
+  /** After HTTP has drained; PrismaService disconnects after us (it is the last hook). */
+  async onApplicationShutdown() {
+    await this.drain();
+    this.state = 'closed';
+    if (this.buffer.length > 0) {
+      this.logger.error({ lost: this.buffer.length }, 'metric rows not written at shutdown');
+      this.droppedTotal += this.buffer.length;
+      this.buffer = [];
+    }
+  }
+
+  /** Rows not yet in the database: buffered plus the batch being written. */
   get depth(): number {
-    return this.buffer.length;
+    return this.buffer.length + this.writing;
   }
 
+  /** Rows given up: buffer full, or not writable at shutdown. */
   get dropped(): number {
     return this.droppedTotal;
+  }
+
+  /** Batch writes that failed (each is retried). */
+  get writeFailures(): number {
+    return this.failedWrites;
   }
 
   /** Called for every event, buffered or not (Prometheus counters). */
@@ -59,13 +103,21 @@ export class MetricsRecorder implements OnModuleInit, BeforeApplicationShutdown 
   }
 
   record(event: MetricEvent) {
-    for (const observer of this.observers) observer(event);
-    if (this.buffer.length >= this.config.metrics.bufferMax) {
+    for (const observer of this.observers) {
+      try {
+        observer(event);
+      } catch (error) {
+        this.logger.warn({ errorName: (error as Error).name }, 'metric observer failed');
+      }
+    }
+    if (this.state === 'closed' || this.depth >= this.config.metrics.bufferMax) {
       this.droppedTotal += 1;
       return;
     }
-    this.buffer.push(event);
-    if (this.buffer.length >= this.config.metrics.batchSize) void this.flush();
+    this.buffer.push(sanitized(event));
+    const batchReady =
+      this.buffer.length >= this.config.metrics.batchSize && performance.now() >= this.retryAt;
+    if (this.state === 'closing' || batchReady) void this.flush();
   }
 
   /**
@@ -99,28 +151,88 @@ export class MetricsRecorder implements OnModuleInit, BeforeApplicationShutdown 
     }
   }
 
-  /** Writes everything buffered so far; concurrent calls queue behind each other. */
+  /**
+   * Writes everything buffered when called (ignoring any retry pause); resolves when
+   * that is done or a write has failed. One write runs at a time: a call during a
+   * run waits for it, then starts one more run for rows that came in meanwhile.
+   */
   flush(): Promise<void> {
-    this.inFlight = this.inFlight.then(() => this.writeAll());
-    return this.inFlight;
+    if (!this.running) return this.startRun();
+    this.queued ??= this.running.then(() => {
+      this.queued = undefined;
+      // Another caller may have started a run in between: it covers our rows too.
+      return this.running ?? this.startRun();
+    });
+    return this.queued;
+  }
+
+  private startRun(): Promise<void> {
+    this.running = this.writeAll().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
   }
 
   private async writeAll() {
     while (this.buffer.length > 0) {
       const batch = this.buffer.splice(0, this.config.metrics.batchSize);
+      this.writing = batch.length;
       try {
         await this.repository.insertMany(batch);
       } catch (error) {
-        // Keep the rows for the next attempt (still within the bound) and stop for now.
-        const room = Math.max(0, this.config.metrics.bufferMax - this.buffer.length);
-        this.droppedTotal += Math.max(0, batch.length - room);
-        this.buffer.unshift(...batch.slice(0, room));
-        this.logger.warn(
-          { errorName: (error as Error).name, pending: this.buffer.length },
-          'metric batch not written; will retry',
-        );
+        // Counted in `depth` all along, so putting them back keeps the bound.
+        this.buffer = batch.concat(this.buffer);
+        this.writeFailed(error);
         return;
+      } finally {
+        this.writing = 0;
       }
+      this.writeSucceeded();
     }
   }
+
+  private writeFailed(error: unknown) {
+    this.failedWrites += 1;
+    this.consecutiveFailures += 1;
+    const delay = Math.min(
+      MAX_RETRY_DELAY_MS,
+      this.config.metrics.flushIntervalMs * 2 ** (this.consecutiveFailures - 1),
+    );
+    this.retryAt = performance.now() + delay;
+    // The driver's message can carry row values: name and code only.
+    const details = {
+      errorName: (error as Error)?.name,
+      code: (error as { code?: unknown })?.code,
+      pending: this.buffer.length,
+      retryInMs: delay,
+    };
+    if (this.consecutiveFailures === 1) this.logger.warn(details, 'metric rows not written; retrying');
+    else this.logger.debug(details, 'metric rows still not written');
+  }
+
+  private writeSucceeded() {
+    if (this.consecutiveFailures > 0) {
+      this.logger.log({ failedAttempts: this.consecutiveFailures }, 'metric rows written again');
+    }
+    this.consecutiveFailures = 0;
+    this.retryAt = 0;
+  }
+
+  private async drain() {
+    for (let attempt = 1; ; attempt += 1) {
+      await this.flush();
+      if (this.depth === 0 || attempt >= SHUTDOWN_ATTEMPTS) return;
+      await sleep(100 * attempt);
+    }
+  }
+}
+
+/** PostgreSQL text cannot hold NUL: one bad id must not poison a whole batch. */
+function sanitized(event: MetricEvent): MetricEvent {
+  return { ...event, keyId: cleanId(event.keyId), deviceId: cleanId(event.deviceId) };
+}
+
+function cleanId(value: string | null | undefined): string | null {
+  if (value === null || value === undefined) return null;
+  return value.replace(/\0/g, '\uFFFD').slice(0, MAX_ID_LENGTH);
 }

@@ -1,0 +1,151 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { APP_CONFIG } from '../config/config.module';
+import type { AppConfig } from '../config/app-config';
+import { Clock } from '../common/clock';
+import {
+  DeviceMetrics,
+  EncryptionMetricsSummary,
+  KeyStateCounts,
+  OperationMetrics,
+  OperationTotals,
+  ProblematicKeys,
+  ReasonCount,
+} from './models/encryption-metrics-summary.model';
+import {
+  DeviceRow,
+  FailureRow,
+  MetricsReads,
+  MetricsRepository,
+  OperationRow,
+  ProblemKeyRow,
+} from './metrics.repository';
+import { rate, round, toNumber } from './sql-numbers';
+
+const HOUR_MS = 60 * 60 * 1000;
+const DAY_MS = 24 * HOUR_MS;
+/** Length of the capped lists (busiest devices, rate-limited devices, problem keys). */
+export const SUMMARY_LIST_LIMIT = 10;
+
+/** The operators' summary of EncryptionMetric rows over [now - hours, now]. */
+@Injectable()
+export class MetricsSummaryService {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly repository: MetricsRepository,
+    private readonly clock: Clock,
+  ) {}
+
+  async summarize(timeframeHours: number): Promise<EncryptionMetricsSummary> {
+    const now = this.clock.now();
+    const window = { from: new Date(now.getTime() - timeframeHours * HOUR_MS), to: now };
+    const { problemKeyMinFailures, problemKeyFailureRate } = this.config.metrics;
+    const { operationRows, failureRows, deviceRow, problemRows, keys } =
+      await this.repository.inSnapshot(async (reads) => ({
+        operationRows: await reads.operations(window),
+        failureRows: await reads.failures(window),
+        deviceRow: await reads.devices(window, SUMMARY_LIST_LIMIT),
+        problemRows: await reads.problemKeys(
+          window,
+          { minFailures: problemKeyMinFailures, minRate: problemKeyFailureRate },
+          SUMMARY_LIST_LIMIT,
+        ),
+        keys: await this.keyStatesAt(now, reads),
+      }));
+    const operations = toOperations(operationRows, failureRows);
+    const generate = operations.find((entry) => entry.operation === 'generate');
+    const keyGeneration = totalsOf(generate ? [generate] : []);
+    return {
+      window: { ...window, hours: timeframeHours },
+      totals: totalsOf(operations),
+      operations,
+      failuresByReason: byReason(failureRows),
+      keyGeneration: {
+        ...keyGeneration,
+        failureRate: rate(keyGeneration.failures, keyGeneration.total),
+      },
+      devices: toDevices(deviceRow),
+      problematicKeys: toProblemKeys(problemRows, problemKeyMinFailures, problemKeyFailureRate),
+      keys,
+    };
+  }
+
+  /** Stored keys by state at the clock's now (also scraped by Prometheus). */
+  keyStates(): Promise<KeyStateCounts> {
+    return this.repository.inSnapshot((reads) => this.keyStatesAt(this.clock.now(), reads));
+  }
+
+  private async keyStatesAt(now: Date, reads: MetricsReads): Promise<KeyStateCounts> {
+    const cutoff = new Date(now.getTime() - this.config.keys.retentionDays * DAY_MS);
+    const row = await reads.keyStates(now, cutoff);
+    return {
+      active: toNumber(row.active),
+      deprecated: toNumber(row.deprecated),
+      revoked: toNumber(row.revoked),
+      awaitingDeletion: toNumber(row.awaitingDeletion),
+    };
+  }
+}
+
+function toOperations(rows: OperationRow[], failures: FailureRow[]): OperationMetrics[] {
+  return rows.map((row) => {
+    const total = toNumber(row.total);
+    const successes = toNumber(row.successes);
+    const [p50, p95, p99] = row.percentiles.map((value) => round(value, 2));
+    return {
+      operation: row.operation,
+      total,
+      successes,
+      failures: toNumber(row.failures),
+      successRate: rate(successes, total),
+      durationMs: { avg: round(toNumber(row.avg), 2), p50, p95, p99, max: toNumber(row.max) },
+      failuresByReason: byReason(failures.filter((failure) => failure.operation === row.operation)),
+    };
+  });
+}
+
+function totalsOf(operations: OperationTotals[]): OperationTotals {
+  const sum = (pick: (entry: OperationTotals) => number) =>
+    operations.reduce((total, entry) => total + pick(entry), 0);
+  const total = sum((entry) => entry.total);
+  const successes = sum((entry) => entry.successes);
+  return { total, successes, failures: sum((entry) => entry.failures), successRate: rate(successes, total) };
+}
+
+/** Summed over the rows given; most frequent first, then by name. */
+function byReason(rows: FailureRow[]): ReasonCount[] {
+  const counts = new Map<string, number>();
+  for (const row of rows) counts.set(row.reason, (counts.get(row.reason) ?? 0) + toNumber(row.count));
+  return [...counts]
+    .map(([reason, count]) => ({ reason, count }))
+    .sort((a, b) => b.count - a.count || (a.reason < b.reason ? -1 : 1));
+}
+
+function toDevices(row: DeviceRow): DeviceMetrics {
+  return {
+    active: toNumber(row.active),
+    top: row.top.map((device) => ({
+      deviceId: device.deviceId,
+      operations: toNumber(device.operations),
+      failures: toNumber(device.failures),
+    })),
+    rateLimitedCount: toNumber(row.rateLimitedCount),
+    rateLimited: row.rateLimited.map((device) => ({
+      deviceId: device.deviceId,
+      rejections: toNumber(device.rejections),
+      lastRejectedAt: new Date(device.lastRejectedAt),
+    })),
+  };
+}
+
+function toProblemKeys(rows: ProblemKeyRow[], minFailures: number, minFailureRate: number): ProblematicKeys {
+  return {
+    minFailures,
+    minFailureRate,
+    count: rows.length > 0 ? toNumber(rows[0].matching) : 0,
+    keys: rows.map((row) => {
+      const operations = toNumber(row.operations);
+      const failures = toNumber(row.failures);
+      return { keyId: row.keyId, operations, failures, failureRate: rate(failures, operations) ?? 0 };
+    }),
+  };
+}

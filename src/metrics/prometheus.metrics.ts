@@ -1,0 +1,152 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { performance } from 'node:perf_hooks';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { ErrorCode } from '../common/errors/error-code';
+import type { MetricEvent } from './metric-event';
+import { MetricsRecorder } from './metrics.recorder';
+import { MetricsSummaryService } from './metrics-summary.service';
+import type { KeyStateCounts } from './models/encryption-metrics-summary.model';
+
+/** Scrapes closer together than this share one count of the key table. */
+export const KEY_STATES_CACHE_MS = 5_000;
+const DURATION_BUCKETS_SECONDS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/**
+ * The Prometheus view, in a registry of this app's own (not prom-client's global
+ * one, so several apps can live in one process). Operation counters follow the
+ * recorder's events, so they count rows the buffer had to drop as well.
+ * Label values are bounded: operation names are code constants, reasons error codes.
+ */
+@Injectable()
+export class PrometheusMetrics {
+  readonly registry = new Registry();
+  private readonly logger = new Logger(PrometheusMetrics.name);
+  private keyStates?: { at: number; counts: Promise<KeyStateCounts> };
+
+  private readonly operations = new Counter({
+    name: 'kms_operations_total',
+    help: 'Measured operations by outcome (success | failure).',
+    labelNames: ['operation', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly failures = new Counter({
+    name: 'kms_operation_failures_total',
+    help: 'Failed operations by error code.',
+    labelNames: ['operation', 'reason'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly durations = new Histogram({
+    name: 'kms_operation_duration_seconds',
+    help: 'Operation duration (whole milliseconds, as stored in EncryptionMetric).',
+    labelNames: ['operation', 'outcome'] as const,
+    buckets: DURATION_BUCKETS_SECONDS,
+    registers: [this.registry],
+  });
+
+  private readonly rateLimited = new Counter({
+    name: 'kms_rate_limit_rejections_total',
+    help: 'Key generations refused by the per-device rate limit.',
+    registers: [this.registry],
+  });
+
+  constructor(
+    private readonly recorder: MetricsRecorder,
+    private readonly summary: MetricsSummaryService,
+  ) {
+    collectDefaultMetrics({ register: this.registry });
+    this.registerRecorderGauges();
+    this.registerKeyStates();
+    recorder.onEvent((event) => this.observe(event));
+  }
+
+  /** The text exposition format. */
+  scrape(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  private observe(event: MetricEvent) {
+    const labels = { operation: event.operation, outcome: event.status };
+    this.operations.inc(labels);
+    this.durations.observe(labels, event.duration / 1000);
+    if (event.status !== 'failure') return;
+    this.failures.inc({ operation: event.operation, reason: event.errorReason ?? 'UNKNOWN' });
+    if (event.operation === 'generate' && event.errorReason === ErrorCode.RATE_LIMITED) {
+      this.rateLimited.inc();
+    }
+  }
+
+  private registerRecorderGauges() {
+    const recorder = this.recorder;
+    new Gauge({
+      name: 'kms_metric_buffer_rows',
+      help: 'Metric rows waiting to be written to EncryptionMetric.',
+      registers: [this.registry],
+      collect() {
+        this.set(recorder.depth);
+      },
+    });
+    this.counterFollowing(
+      'kms_metric_rows_dropped_total',
+      'Metric rows given up (buffer full, or not writable at shutdown).',
+      () => recorder.dropped,
+    );
+    this.counterFollowing(
+      'kms_metric_write_failures_total',
+      'Failed batch writes of metric rows (each is retried).',
+      () => recorder.writeFailures,
+    );
+  }
+
+  /** A counter whose value is kept elsewhere, read at scrape time. */
+  private counterFollowing(name: string, help: string, read: () => number) {
+    new Counter({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  }
+
+  /** Counted in the database at scrape time, at most once per KEY_STATES_CACHE_MS. */
+  private registerKeyStates() {
+    const cachedKeyStates = () => this.cachedKeyStates();
+    const logger = this.logger;
+    new Gauge({
+      name: 'kms_keys',
+      help: 'Stored keys by state (past retention: awaiting_deletion).',
+      labelNames: ['state'] as const,
+      registers: [this.registry],
+      async collect() {
+        try {
+          const counts = await cachedKeyStates();
+          this.set({ state: 'active' }, counts.active);
+          this.set({ state: 'deprecated' }, counts.deprecated);
+          this.set({ state: 'revoked' }, counts.revoked);
+          this.set({ state: 'awaiting_deletion' }, counts.awaitingDeletion);
+        } catch (error) {
+          // No stale figures: the series disappear until the database answers again.
+          this.reset();
+          logger.warn({ errorName: (error as Error).name }, 'key states not counted');
+        }
+      },
+    });
+  }
+
+  private cachedKeyStates(): Promise<KeyStateCounts> {
+    const now = performance.now();
+    if (!this.keyStates || now - this.keyStates.at >= KEY_STATES_CACHE_MS) {
+      const counts = this.summary.keyStates();
+      // A failed count is not cached.
+      counts.catch(() => {
+        if (this.keyStates?.counts === counts) this.keyStates = undefined;
+      });
+      this.keyStates = { at: now, counts };
+    }
+    return this.keyStates.counts;
+  }
+}

@@ -1,0 +1,320 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { isPastRetention, keyStatus } from '../../src/encryption/key-lifecycle';
+import { errorCode } from '../support/operations';
+import { startTestApp, TestApp } from '../support/test-app';
+
+const NOW = new Date('2026-06-01T12:00:00.000Z');
+const HOUR = 60 * 60 * 1000;
+const DAY = 24 * HOUR;
+const FROM = new Date(NOW.getTime() - 24 * HOUR);
+const at = (msBeforeNow: number) => new Date(NOW.getTime() - msBeforeNow);
+const MIN = 60 * 1000;
+
+const SEED_QUERY = 'query { getEncryptionMetricsSummary(timeframeHours: 24) }';
+
+interface Row {
+  operation: string;
+  status: 'success' | 'failure';
+  errorReason?: string;
+  duration: number;
+  keyId?: string;
+  deviceId?: string;
+  timestamp: Date;
+}
+const ok = (operation: string, duration: number, rest: Partial<Row> = {}): Row => ({
+  operation, status: 'success', duration, timestamp: at(30 * MIN), ...rest,
+});
+const failed = (operation: string, errorReason: string, duration: number, rest: Partial<Row> = {}): Row => ({
+  operation, status: 'failure', errorReason, duration, timestamp: at(30 * MIN), ...rest,
+});
+const times = (n: number, row: Row) => Array.from({ length: n }, () => row);
+
+/** Every figure of the expected summary below is worked out by hand from these rows. */
+const ROWS: Row[] = [
+  // encrypt, k1/d1: durations 10..50, one at the window start and one exactly at now.
+  ok('encrypt', 10, { keyId: 'k1', deviceId: 'd1', timestamp: FROM }),
+  ok('encrypt', 20, { keyId: 'k1', deviceId: 'd1' }),
+  ok('encrypt', 30, { keyId: 'k1', deviceId: 'd1' }),
+  ok('encrypt', 40, { keyId: 'k1', deviceId: 'd1' }),
+  failed('encrypt', 'KEY_EXPIRED', 50, { keyId: 'k1', deviceId: 'd1', timestamp: NOW }),
+  // decrypt, k2/d1: 3 failures of 4.
+  ok('decrypt', 1, { keyId: 'k2', deviceId: 'd1' }),
+  failed('decrypt', 'DECRYPTION_FAILED', 2, { keyId: 'k2', deviceId: 'd1' }),
+  failed('decrypt', 'DECRYPTION_FAILED', 3, { keyId: 'k2', deviceId: 'd1' }),
+  failed('decrypt', 'KEY_REVOKED', 4, { keyId: 'k2', deviceId: 'd1' }),
+  // verifyPasscode, d4: k3 3/10 failures (exactly the 0.3 threshold), k4 2/10, k5 3/11.
+  ...times(7, ok('verifyPasscode', 7, { keyId: 'k3', deviceId: 'd4' })),
+  ...times(3, failed('verifyPasscode', 'CREDENTIAL_LOCKED', 7, { keyId: 'k3', deviceId: 'd4' })),
+  ...times(8, ok('verifyPasscode', 7, { keyId: 'k4', deviceId: 'd4' })),
+  ...times(2, failed('verifyPasscode', 'CREDENTIAL_LOCKED', 7, { keyId: 'k4', deviceId: 'd4' })),
+  ...times(8, ok('verifyPasscode', 7, { keyId: 'k5', deviceId: 'd4' })),
+  ...times(3, failed('verifyPasscode', 'CREDENTIAL_LOCKED', 7, { keyId: 'k5', deviceId: 'd4' })),
+  // generate: d2 two keys then three refusals, d3 one refusal.
+  ok('generate', 150, { keyId: 'g1', deviceId: 'd2' }),
+  ok('generate', 160, { keyId: 'g2', deviceId: 'd2' }),
+  failed('generate', 'RATE_LIMITED', 1, { deviceId: 'd2', timestamp: at(30 * MIN) }),
+  failed('generate', 'RATE_LIMITED', 2, { deviceId: 'd2', timestamp: at(20 * MIN) }),
+  failed('generate', 'RATE_LIMITED', 3, { deviceId: 'd2', timestamp: at(10 * MIN) }),
+  failed('generate', 'RATE_LIMITED', 4, { deviceId: 'd3', timestamp: at(5 * MIN) }),
+  // No key, no device.
+  failed('changePasscode', 'BAD_USER_INPUT', 9),
+  // Outside the window: 1 ms before its start (would make k5 a problem key and d9 active),
+  // and 1 ms after now (a rate-limit refusal of d9).
+  failed('encrypt', 'INTERNAL', 1000, { keyId: 'k5', deviceId: 'd9', timestamp: new Date(FROM.getTime() - 1) }),
+  failed('generate', 'RATE_LIMITED', 2000, { deviceId: 'd9', timestamp: new Date(NOW.getTime() + 1) }),
+];
+
+const operation = (name: string, counts: number[], failuresByReason: [string, number][], durationMs: object) => ({
+  operation: name,
+  total: counts[0],
+  successes: counts[1],
+  failures: counts[2],
+  successRate: counts[3],
+  durationMs,
+  failuresByReason: failuresByReason.map(([reason, count]) => ({ reason, count })),
+});
+
+const EXPECTED = {
+  window: { from: FROM.toISOString(), to: NOW.toISOString(), hours: 24 },
+  totals: { total: 47, successes: 30, failures: 17, successRate: 0.6383 },
+  operations: [
+    operation('changePasscode', [1, 0, 1, 0], [['BAD_USER_INPUT', 1]], { avg: 9, p50: 9, p95: 9, p99: 9, max: 9 }),
+    operation('decrypt', [4, 1, 3, 0.25], [['DECRYPTION_FAILED', 2], ['KEY_REVOKED', 1]], {
+      avg: 2.5, p50: 2.5, p95: 3.85, p99: 3.97, max: 4,
+    }),
+    operation('encrypt', [5, 4, 1, 0.8], [['KEY_EXPIRED', 1]], { avg: 30, p50: 30, p95: 48, p99: 49.6, max: 50 }),
+    // Sorted durations 1 2 3 4 150 160: p50 at rank 2.5, p95 at 4.75, p99 at 4.95 (0-based).
+    operation('generate', [6, 2, 4, 0.3333], [['RATE_LIMITED', 4]], {
+      avg: 53.33, p50: 3.5, p95: 157.5, p99: 159.5, max: 160,
+    }),
+    operation('verifyPasscode', [31, 23, 8, 0.7419], [['CREDENTIAL_LOCKED', 8]], { avg: 7, p50: 7, p95: 7, p99: 7, max: 7 }),
+  ],
+  failuresByReason: [
+    { reason: 'CREDENTIAL_LOCKED', count: 8 },
+    { reason: 'RATE_LIMITED', count: 4 },
+    { reason: 'DECRYPTION_FAILED', count: 2 },
+    { reason: 'BAD_USER_INPUT', count: 1 },
+    { reason: 'KEY_EXPIRED', count: 1 },
+    { reason: 'KEY_REVOKED', count: 1 },
+  ],
+  keyGeneration: { total: 6, successes: 2, failures: 4, successRate: 0.3333, failureRate: 0.6667 },
+  devices: {
+    active: 4,
+    top: [
+      { deviceId: 'd4', operations: 31, failures: 8 },
+      { deviceId: 'd1', operations: 9, failures: 4 },
+      { deviceId: 'd2', operations: 5, failures: 3 },
+      { deviceId: 'd3', operations: 1, failures: 1 },
+    ],
+    rateLimitedCount: 2,
+    rateLimited: [
+      { deviceId: 'd2', rejections: 3, lastRejectedAt: at(10 * MIN).toISOString() },
+      { deviceId: 'd3', rejections: 1, lastRejectedAt: at(5 * MIN).toISOString() },
+    ],
+  },
+  problematicKeys: {
+    minFailures: 3,
+    minFailureRate: 0.3,
+    count: 2,
+    keys: [
+      { keyId: 'k2', operations: 4, failures: 3, failureRate: 0.75 },
+      { keyId: 'k3', operations: 10, failures: 3, failureRate: 0.3 },
+    ],
+  },
+  keys: { active: 2, deprecated: 4, revoked: 1, awaitingDeletion: 3 },
+};
+
+/** Keys in every state at NOW (KEY_RETENTION_DAYS = 90), edges included. */
+const KEYS = [
+  { id: 'active-expiring', expiresAt: new Date(NOW.getTime() + DAY) },
+  { id: 'active-no-expiry', expiresAt: null },
+  { id: 'expired-now-unmarked', expiresAt: NOW },
+  { id: 'deprecated-marked', deprecated: true, deprecatedAt: at(DAY), expiresAt: new Date(NOW.getTime() + 10 * DAY) },
+  { id: 'deprecated-without-date', deprecated: true, expiresAt: new Date(NOW.getTime() + DAY) },
+  { id: 'expired-just-in-retention', expiresAt: new Date(NOW.getTime() - 90 * DAY + 1) },
+  { id: 'revoked', revokedAt: at(DAY), expiresAt: new Date(NOW.getTime() + DAY) },
+  { id: 'expired-exactly-retention-ago', expiresAt: at(90 * DAY) },
+  { id: 'revoked-long-ago', revokedAt: at(100 * DAY), expiresAt: new Date(NOW.getTime() + DAY) },
+  { id: 'deprecated-long-ago', deprecated: true, deprecatedAt: at(91 * DAY), expiresAt: new Date(NOW.getTime() + DAY) },
+].map((key) => ({ deprecated: false, deprecatedAt: null, revokedAt: null, ...key }));
+
+const TYPED_QUERY = `query Typed($hours: Int) {
+  encryptionMetricsSummary(timeframeHours: $hours) {
+    window { from to hours }
+    totals { total successes failures successRate }
+    operations {
+      operation total successes failures successRate
+      durationMs { avg p50 p95 p99 max }
+      failuresByReason { reason count }
+    }
+    failuresByReason { reason count }
+    keyGeneration { total successes failures successRate failureRate }
+    devices {
+      active
+      top { deviceId operations failures }
+      rateLimitedCount
+      rateLimited { deviceId rejections lastRejectedAt }
+    }
+    problematicKeys { minFailures minFailureRate count keys { keyId operations failures failureRate } }
+    keys { active deprecated revoked awaitingDeletion }
+  }
+}`;
+
+describe('metrics summary', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({
+      env: { METRICS_PROBLEM_KEY_MIN_FAILURES: '3', METRICS_PROBLEM_KEY_FAILURE_RATE: '0.3' },
+    });
+    t.clock.set(NOW);
+    await t.prisma.encryptionMetric.createMany({ data: ROWS });
+    await t.prisma.clientEncryptionKey.createMany({
+      data: KEYS.map((key) => ({ ...key, deviceId: 'dk', publicKey: 'pem', privateKey: 'wrapped', updatedAt: NOW })),
+    });
+  });
+  afterAll(() => t.close());
+
+  const summary = async (hours?: number) => {
+    const response = await t.gql(
+      `query Summary($hours: Int) { getEncryptionMetricsSummary(timeframeHours: $hours) }`,
+      hours === undefined ? {} : { hours },
+      t.as('ops'),
+    );
+    expect(response.errors).toBeUndefined();
+    return response.data!.getEncryptionMetricsSummary;
+  };
+
+  it("answers the seed's exact query with every figure right", async () => {
+    const response = await t.gql(SEED_QUERY, undefined, t.as('ops'));
+    expect(response.errors).toBeUndefined();
+    expect(response.data!.getEncryptionMetricsSummary).toEqual(EXPECTED);
+  });
+
+  it('defaults to 24 hours', async () => {
+    expect(await summary()).toEqual(EXPECTED);
+  });
+
+  it('counts key states by the same rules as key-lifecycle.ts', async () => {
+    expect(keyStatesByRules(NOW)).toEqual(EXPECTED.keys);
+    expect((await summary()).keys).toEqual(EXPECTED.keys);
+  });
+
+  it('gives the same figures as typed fields', async () => {
+    const response = await t.gql(TYPED_QUERY, { hours: 24 }, t.as('ops'));
+    expect(response.errors).toBeUndefined();
+    expect(response.data!.encryptionMetricsSummary).toEqual(EXPECTED);
+  });
+
+  it('moves the window with the clock: 1 ms later the row at its start is out, the one after now in', async () => {
+    t.clock.set(new Date(NOW.getTime() + 1));
+    try {
+      const later = await summary(24);
+      const encrypt = later.operations.find((entry: { operation: string }) => entry.operation === 'encrypt');
+      expect(encrypt).toMatchObject({ total: 4, successes: 3, durationMs: { max: 50, p50: 35 } });
+      expect(later.devices.rateLimitedCount).toBe(3); // d9's refusal, 1 ms after NOW, is now inside
+    } finally {
+      t.clock.set(NOW);
+    }
+  });
+
+  it('has zeros, empty lists and null rates for an empty window', async () => {
+    t.clock.set(new Date(NOW.getTime() + 2 * DAY));
+    try {
+      expect(await summary(1)).toEqual({
+        window: {
+          from: new Date(NOW.getTime() + 2 * DAY - HOUR).toISOString(),
+          to: new Date(NOW.getTime() + 2 * DAY).toISOString(),
+          hours: 1,
+        },
+        totals: { total: 0, successes: 0, failures: 0, successRate: null },
+        operations: [],
+        failuresByReason: [],
+        keyGeneration: { total: 0, successes: 0, failures: 0, successRate: null, failureRate: null },
+        devices: { active: 0, top: [], rateLimitedCount: 0, rateLimited: [] },
+        problematicKeys: { minFailures: 3, minFailureRate: 0.3, count: 0, keys: [] },
+        keys: keyStatesByRules(new Date(NOW.getTime() + 2 * DAY)),
+      });
+    } finally {
+      t.clock.set(NOW);
+    }
+  });
+
+  it("gives exactly PostgreSQL's percentile_cont and avg, to 2 decimals, on irregular data", async () => {
+    const later = new Date(NOW.getTime() + 10 * DAY);
+    let seed = 7;
+    const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+    const sizes: [string, number][] = [['one', 1], ['two', 2], ['many', 997], ['tail', 250], ['flat', 40]];
+    const rows = sizes.flatMap(([name, count]) =>
+      Array.from({ length: count }, () => ({
+        operation: `random-${name}`,
+        status: random() < 0.9 ? 'success' : 'failure',
+        duration: name === 'flat' ? 12 : Math.floor(random() ** 3 * 5000),
+        timestamp: new Date(later.getTime() - Math.floor(random() * HOUR)),
+      })),
+    );
+    await t.prisma.encryptionMetric.createMany({ data: rows });
+    const direct = await t.prisma.$queryRaw<{ operation: string; percentiles: number[]; avg: number }[]>`
+      SELECT "operation", avg("duration")::float8 AS avg,
+             percentile_cont(ARRAY[0.5, 0.95, 0.99]::float8[]) WITHIN GROUP (ORDER BY "duration") AS percentiles
+        FROM "EncryptionMetric"
+       WHERE "timestamp" BETWEEN ${new Date(later.getTime() - HOUR)} AND ${later}
+       GROUP BY "operation"`;
+    const round2 = (value: number) => Math.round(value * 100) / 100;
+    t.clock.set(later);
+    try {
+      const { operations } = await summary(1);
+      expect(operations).toHaveLength(sizes.length);
+      for (const { operation: name, percentiles, avg } of direct) {
+        const [p50, p95, p99] = percentiles.map(round2);
+        expect(operations.find((entry: { operation: string }) => entry.operation === name).durationMs)
+          .toMatchObject({ p50, p95, p99, avg: round2(avg) });
+      }
+    } finally {
+      t.clock.set(NOW);
+    }
+  });
+
+  it('takes 1 to 720 hours; anything else is BAD_USER_INPUT', async () => {
+    expect((await summary(720)).window.hours).toBe(720);
+    expect((await summary(1)).window.hours).toBe(1);
+    for (const hours of [0, 721, -5]) {
+      const response = await t.gql(
+        `query Summary($hours: Int) { getEncryptionMetricsSummary(timeframeHours: $hours) }`,
+        { hours },
+        t.as('ops'),
+      );
+      expect(errorCode(response)).toBe('BAD_USER_INPUT');
+      const typed = await t.gql(TYPED_QUERY, { hours }, t.as('ops'));
+      expect(errorCode(typed)).toBe('BAD_USER_INPUT');
+    }
+    expect(errorCode(await t.gql('query { getEncryptionMetricsSummary(timeframeHours: 1.5) }', undefined, t.as('ops'))))
+      .toBe('BAD_USER_INPUT');
+  });
+
+  it('matches the shape documented in the README', async () => {
+    const readme = readFileSync(join(__dirname, '../../README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('\n## Metrics'));
+    const example = JSON.parse(/```json\n([\s\S]*?)\n```/.exec(section)![1]);
+    expect(shapeOf(await summary())).toEqual(shapeOf(example));
+  });
+});
+
+/** The key counts as src/encryption/key-lifecycle.ts classifies KEYS at `now`. */
+function keyStatesByRules(now: Date) {
+  const counts = { active: 0, deprecated: 0, revoked: 0, awaitingDeletion: 0 };
+  for (const key of KEYS) {
+    if (isPastRetention(key, now, 90)) counts.awaitingDeletion += 1;
+    else counts[keyStatus(key, now).toLowerCase() as 'active' | 'deprecated' | 'revoked'] += 1;
+  }
+  return counts;
+}
+
+/** Field names and value kinds, recursively (an array by its first element). */
+function shapeOf(value: unknown): unknown {
+  if (Array.isArray(value)) return value.length > 0 ? [shapeOf(value[0])] : [];
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, shapeOf(inner)]));
+  }
+  return typeof value;
+}
