@@ -3,6 +3,7 @@ import { ApiKeysRepository } from '../api-keys/api-keys.repository';
 import { ApiKeysService } from '../api-keys/api-keys.service';
 import { Clock } from '../common/clock';
 import { Scope } from '../common/auth/scopes';
+import { isPrintableIdentifier } from '../common/validation/identifiers';
 import { loadConfig } from '../config/app-config';
 import { PrismaService } from '../database/prisma.service';
 import { runCli, withCliDatabase } from './cli-database';
@@ -42,7 +43,7 @@ runCli(async () => {
 async function create(service: ApiKeysService, name?: string, scopeList?: string) {
   const scopes = (scopeList ?? '').split(',').map((scope) => scope.trim()).filter(Boolean);
   const known = Object.values(Scope) as string[];
-  if (!name || !/^[\x21-\x7e](?:[\x20-\x7e]{0,98}[\x21-\x7e])?$/.test(name)) throw new Error(USAGE);
+  if (!name || !isPrintableIdentifier(name, 100)) throw new Error(USAGE);
   if (scopes.length === 0 || scopes.some((scope) => !known.includes(scope))) throw new Error(USAGE);
   const { apiKey, key } = await service.create(name, scopes as Scope[]);
   process.stderr.write(`created ${apiKey.id} (${apiKey.name}: ${apiKey.scopes.join(', ')}); the key, shown once:\n`);

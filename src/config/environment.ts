@@ -173,7 +173,7 @@ export class Environment {
   METRICS_PROBLEM_KEY_FAILURE_RATE = 0.2;
 
   @Type(() => Number) @Min(100) @Max(600000) @IsInt()
-  SHUTDOWN_TIMEOUT_MS = 10000;
+  SHUTDOWN_TIMEOUT_MS = 15000;
 }
 
 /** Variables whose values must never appear in an error message or a log line. */

@@ -2,7 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/app-config';
 import { ErrorCode } from '../common/errors/error-code';
-import { badInput, decryptionFailed, KmsError } from '../common/errors/kms-error';
+import { badInput, decryptionFailed, keyNotFound, KmsError } from '../common/errors/kms-error';
+import { isPrintableIdentifier, KEY_ID_MAX } from '../common/validation/identifiers';
 import { MetricsRecorder } from '../metrics/metrics.recorder';
 import {
   type Ciphertext,
@@ -79,6 +80,8 @@ export class EncryptionService {
           : 'keyId is required when the JWE header has no kid',
       );
     }
+    // A kid from the header is the client's text: no key has an id that is not printable.
+    if (!isPrintableIdentifier(resolvedKeyId, KEY_ID_MAX)) throw keyNotFound();
     tags.keyId = resolvedKeyId;
     const key = await this.keys.requireForDecryption(resolvedKeyId);
     tags.deviceId = key.deviceId;

@@ -1,8 +1,10 @@
 import { Controller, Get, Header } from '@nestjs/common';
 import { Registry } from 'prom-client';
+import { RequireScope, Scope } from '../common/auth/scopes';
 import { PrometheusMetrics } from './prometheus.metrics';
 
-/** GET /metrics, Prometheus text format. Open for now: access control decides later. */
+/** GET /metrics, Prometheus text format, for an API key with the ops scope (Prometheus: `authorization: { credentials: <key> }`). */
+@RequireScope(Scope.OPS)
 @Controller('metrics')
 export class PrometheusController {
   constructor(private readonly metrics: PrometheusMetrics) {}

@@ -159,6 +159,13 @@ describe('decryptData and encryptData', () => {
       expect(errorCode(await decryptRecorded({ encryptedData: jweWithoutKid }))).toBe('BAD_USER_INPUT');
     });
 
+    it('says KEY_NOT_FOUND for a JWE whose kid no key could have (control characters, too long)', async () => {
+      for (const kid of ['bad\u0000kid', 'k'.repeat(129), ' padded ']) {
+        const encryptedData = await encryptWithJose(key.publicKeyJwk, 'x', { kid });
+        expect({ kid, code: errorCode(await decryptRecorded({ encryptedData })) }).toEqual({ kid, code: 'KEY_NOT_FOUND' });
+      }
+    });
+
     it('says KEY_NOT_FOUND for a key that does not exist', async () => {
       const raw = await encryptWithWebCrypto(key.publicKey, 'x');
       expect(errorCode(await decryptRecorded({ keyId: 'no-such-key', encryptedData: raw }))).toBe('KEY_NOT_FOUND');

@@ -16,8 +16,8 @@ const event = (n: number) => ({
   timestamp: new Date(),
 });
 
-async function scrape(t: TestApp) {
-  const response = await fetch(`${t.baseUrl}/metrics`);
+async function scrape(t: TestApp, headers: Record<string, string> = t.as('ops')) {
+  const response = await fetch(`${t.baseUrl}/metrics`, { headers });
   return { status: response.status, type: response.headers.get('content-type'), text: await response.text() };
 }
 
@@ -152,6 +152,16 @@ describe('GET /metrics', () => {
     expect(sample(text, 'kms_metric_buffer_rows')).toBeGreaterThanOrEqual(0);
     expect(sample(text, 'process_cpu_user_seconds_total')).toBeGreaterThan(0);
     expect(text).toContain('# TYPE nodejs_heap_size_used_bytes gauge');
+  });
+
+  it('answers only an API key with the ops scope', async () => {
+    expect((await scrape(t, {})).status).toBe(401);
+    expect((await scrape(t, { authorization: 'Bearer kms_unknown' })).status).toBe(401);
+    const wrongScope = await scrape(t, t.as('service'));
+    expect(wrongScope.status).toBe(403);
+    expect(wrongScope.text).not.toContain('kms_operations_total');
+    expect((await scrape(t, t.as('admin'))).status).toBe(403);
+    expect((await scrape(t)).status).toBe(200);
   });
 
   it('counts operations per app: another app in the same process starts from zero', async () => {

@@ -1,8 +1,8 @@
 import { ArgsType, Field, ID, InputType } from '@nestjs/graphql';
 import { ArrayMinSize, ArrayUnique, IsEnum, IsString, Length, Matches } from 'class-validator';
 import { Scope } from '../../common/auth/scopes';
+import { PRINTABLE } from '../../common/validation/identifiers';
 
-const PRINTABLE = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
 
 @InputType()
 export class CreateApiKeyInput {

@@ -1,6 +1,6 @@
 import { Field, ID, InputType } from '@nestjs/graphql';
 import { IsString, Length, Matches } from 'class-validator';
-import { KEY_ID_MAX, PRINTABLE } from '../../encryption/dto/encryption.inputs';
+import { KEY_ID_MAX, PRINTABLE } from '../../common/validation/identifiers';
 
 const CIPHERTEXT = 'Encrypted with the key (SPEC section 3): base64 RSA-OAEP-SHA256, or JWE compact. Single use.';
 

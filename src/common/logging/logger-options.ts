@@ -85,7 +85,11 @@ export function httpLoggerOptions(config: AppConfig): PinoHttpOptions {
         outcome: graphql?.outcome,
       };
     },
-    customLogLevel: (_req: IncomingMessage, res: ServerResponse, error?: Error) =>
-      error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
+    customLogLevel: (req: IncomingMessage, res: ServerResponse, error?: Error) => {
+      if (error || res.statusCode >= 500) return 'error';
+      if (res.statusCode >= 400) return 'warn';
+      // A successful scrape every few seconds is not news; a refused one is.
+      return req.url === '/metrics' ? 'silent' : 'info';
+    },
   };
 }

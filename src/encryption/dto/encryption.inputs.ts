@@ -1,9 +1,7 @@
 import { ArgsType, Field, ID, InputType } from '@nestjs/graphql';
 import { IsOptional, IsString, Length, Matches, MaxLength } from 'class-validator';
+import { KEY_ID_MAX, PRINTABLE } from '../../common/validation/identifiers';
 
-/** Printable ASCII, no leading or trailing space. */
-export const PRINTABLE = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
-export const KEY_ID_MAX = 128;
 
 @InputType()
 export class GenerateEncryptionKeyInput {

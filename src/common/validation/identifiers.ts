@@ -1,0 +1,10 @@
+/**
+ * Ids and names that reach SQL or logs: printable ASCII without surrounding
+ * spaces (a NUL byte alone makes PostgreSQL refuse the whole statement).
+ */
+export const PRINTABLE = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
+export const KEY_ID_MAX = 128;
+
+export function isPrintableIdentifier(value: string, maxLength: number): boolean {
+  return value.length <= maxLength && PRINTABLE.test(value);
+}
