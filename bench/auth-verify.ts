@@ -16,8 +16,10 @@ import { mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { ApiKeysService } from '../src/api-keys/api-keys.service';
 import { createApp } from '../src/app.factory';
 import { CredentialHasher } from '../src/auth/crypto/credential-hasher';
+import { Scope } from '../src/common/auth/scopes';
 import { loadConfig } from '../src/config/app-config';
 import { startEmbeddedPostgres } from '../src/database/embedded-postgres';
 import { applyMigrations } from '../src/database/schema-engine';
@@ -46,7 +48,9 @@ async function main() {
   const app = await createApp(config);
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as { port: number };
-  const gql = graphqlClient(`http://127.0.0.1:${port}/graphql`);
+  // One key for the device side (client) and the backend side (service) of the run.
+  const { key: apiKey } = await app.get(ApiKeysService).create('bench', [Scope.CLIENT, Scope.SERVICE]);
+  const gql = graphqlClient(`http://127.0.0.1:${port}/graphql`, apiKey);
   try {
     const { argon2 } = config.auth;
     console.log(
@@ -146,11 +150,11 @@ function report(label: string, timings: number[]) {
   );
 }
 
-function graphqlClient(url: string) {
+function graphqlClient(url: string, apiKey: string) {
   return async (query: string, variables?: Record<string, unknown>) => {
     const response = await fetch(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` },
       body: JSON.stringify({ query, variables }),
     });
     const body = (await response.json()) as { data?: Record<string, unknown>; errors?: unknown[] };
