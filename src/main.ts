@@ -70,11 +70,17 @@ function stopOnSignals(
       process.stderr.write('kms: shutdown timed out\n');
       process.exit(1);
     }, config.http.shutdownTimeoutMs).unref();
-    await app.close();
-    await embedded?.stop();
-    log.info('stopped');
+    let code = 0;
+    try {
+      await app.close();
+    } catch (error) {
+      log.error({ errorName: (error as Error)?.name }, 'shutdown failed');
+      code = 1;
+    }
+    await embedded?.stop().catch(() => (code = 1));
+    log.info({ code }, 'stopped');
     log.flush();
-    process.exit(0);
+    process.exit(code);
   };
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, (s) => void stop(s));
 }

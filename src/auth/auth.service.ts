@@ -22,8 +22,8 @@ interface Opened {
   consumed: ConsumedRecord;
 }
 
-/** The outcome of one counted check of the current secret; null when there is none to check. */
-type Check = { valid: boolean; hash: string; counter: AttemptCounter } | null;
+/** The outcome of one counted check of the current secret (hash null: there is none, never valid). */
+type Check = { valid: boolean; hash: string | null; counter: AttemptCounter };
 
 /** Kept this long when the key has no end date yet (never, for keys made by this service). */
 const FAR_FUTURE = new Date('9999-12-31T00:00:00Z');
@@ -69,17 +69,11 @@ export class AuthService {
       const [opened] = await this.open(keyId, [encrypted], tags);
       const secret = kind.normalize(opened.secret);
       const check = await this.checkCurrent(kind, userId, [opened], secret);
-      if (!check) {
-        // Unknown user, or no credential of this kind: the same work and the same
-        // answer as a first wrong attempt, and no row is written.
-        await this.hasher.verifyAgainstNothing(secret);
-        return this.result(false, firstFailure(this.clock.now(), this.lockout));
-      }
       if (!check.valid) return this.result(false, check.counter);
       const now = this.clock.now();
-      if (this.hasher.isOutdated(check.hash)) {
+      if (this.hasher.isOutdated(check.hash!)) {
         // Upgraded to the configured argon2 parameters while the secret is at hand (resets the count too).
-        await this.credentials.replaceHash(kind, userId, check.hash, await this.hasher.hash(secret), now);
+        await this.credentials.replaceHash(kind, userId, check.hash!, await this.hasher.hash(secret), now);
       } else {
         await this.credentials.saveAttempts(kind, userId, FRESH_COUNTER, now);
       }
@@ -100,10 +94,10 @@ export class AuthService {
       // Policy first: a refused new secret costs no attempt and consumes nothing.
       const newSecret = this.acceptable(kind, next.secret);
       const check = await this.checkCurrent(kind, userId, [current, next], kind.normalize(current.secret));
-      if (!check) throw badInput(`The user has no ${kind.label}: set one first`);
+      // No credential to change answers like a wrong current one: no hint that it does not exist.
       if (!check.valid) return false;
       const newHash = await this.hasher.hash(newSecret);
-      return this.credentials.replaceHash(kind, userId, check.hash, newHash, this.clock.now());
+      return this.credentials.replaceHash(kind, userId, check.hash!, newHash, this.clock.now());
     });
   }
 
@@ -137,7 +131,10 @@ export class AuthService {
   /**
    * Consumes the submissions and reserves one check of the stored hash in a
    * single short transaction (the row lock is not held across argon2), then checks.
-   * While locked: CREDENTIAL_LOCKED, and the secret is not checked.
+   * While locked: CREDENTIAL_LOCKED, and the secret is not checked. A user without
+   * this credential goes through the same steps on a row of their own with no
+   * hash (made on first use) and a check against a dummy hash, so that answers,
+   * counters, lock-out and timing are those of a known user with a wrong secret.
    */
   private async checkCurrent(
     kind: CredentialKind,
@@ -149,17 +146,15 @@ export class AuthService {
     const reserved = await this.credentials.consumeThen(
       submissions.map((submission) => submission.consumed),
       async (db) => {
-        const state = await this.credentials.lockAttemptState(db, kind, userId);
-        if (!state?.hash) return null;
+        const state = await this.credentials.lockAttemptState(db, kind, userId, now);
         const reservation = reserveAttempt(state, now, this.lockout);
         if (reservation.granted) await this.credentials.saveAttempts(kind, userId, reservation.counter, now, db);
         return { hash: state.hash, reservation };
       },
     );
-    if (!reserved) return null;
     const { hash, reservation } = reserved;
     if (!reservation.granted) throw credentialLocked(reservation.lockedUntil);
-    const valid = await this.hasher.verify(hash, secret);
+    const valid = hash ? await this.hasher.verify(hash, secret) : await this.hasher.verifyAgainstNothing(secret);
     if (!valid && reservation.counter.lockedUntil) {
       this.logger.warn(
         { userId, credential: kind.label, lockedUntil: reservation.counter.lockedUntil },
@@ -176,11 +171,6 @@ export class AuthService {
       lockedUntil: counter.lockedUntil,
     };
   }
-}
-
-function firstFailure(now: Date, lockout: LockoutPolicy): AttemptCounter {
-  const reservation = reserveAttempt(FRESH_COUNTER, now, lockout);
-  return reservation.granted ? reservation.counter : FRESH_COUNTER;
 }
 
 function credentialLocked(lockedUntil: Date) {

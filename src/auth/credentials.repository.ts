@@ -43,13 +43,19 @@ export class CredentialsRepository {
     );
   }
 
-  /** The kind's hash and counters, row-locked until the transaction ends; null without a row. */
-  async lockAttemptState(db: Db, kind: CredentialKind, userId: string): Promise<StoredAttemptState | null> {
+  /**
+   * The kind's hash and counters, row-locked until the transaction ends. A user
+   * without a row gets one with no hashes, so that their attempts are counted too.
+   */
+  async lockAttemptState(db: Db, kind: CredentialKind, userId: string, now: Date): Promise<StoredAttemptState> {
     const { hash, failedAttempts, lockedUntil } = columns(kind);
+    await db.$executeRaw`
+      INSERT INTO "UserCredential" ("userId", "createdAt", "updatedAt") VALUES (${userId}, ${now}, ${now})
+      ON CONFLICT ("userId") DO NOTHING`;
     const rows = await db.$queryRaw<StoredAttemptState[]>`
       SELECT ${hash} AS "hash", ${failedAttempts} AS "failedAttempts", ${lockedUntil} AS "lockedUntil"
       FROM "UserCredential" WHERE "userId" = ${userId} FOR UPDATE`;
-    return rows[0] ?? null;
+    return rows[0];
   }
 
   async saveAttempts(

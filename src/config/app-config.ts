@@ -13,7 +13,13 @@ export interface AppConfig {
   env: Environment['NODE_ENV'];
   isProduction: boolean;
   http: { host: string; port: number; bodyLimitBytes: number; shutdownTimeoutMs: number };
-  database: { url?: string; dataDir: string; embeddedPort: number };
+  database: {
+    url?: string;
+    dataDir: string;
+    embeddedPort: number;
+    connectTimeoutMs: number;
+    statementTimeoutMs: number;
+  };
   /** `file`: append JSON lines there instead of stdout. */
   log: { level: string; format: 'json' | 'pretty'; file?: string };
   keys: {
@@ -121,6 +127,8 @@ function toAppConfig(env: Environment, isProduction: boolean): AppConfig {
       url: env.DATABASE_URL,
       dataDir: resolve(env.DATA_DIR),
       embeddedPort: env.EMBEDDED_PG_PORT,
+      connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS,
+      statementTimeoutMs: env.DATABASE_STATEMENT_TIMEOUT_MS,
     },
     log: {
       level: env.LOG_LEVEL,

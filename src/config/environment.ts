@@ -80,6 +80,12 @@ export class Environment {
   @Type(() => Number) @Min(1) @Max(65535) @IsInt()
   EMBEDDED_PG_PORT = 54320;
 
+  @Type(() => Number) @Min(100) @Max(600000) @IsInt()
+  DATABASE_CONNECT_TIMEOUT_MS = 5000;
+
+  @Type(() => Number) @Min(100) @Max(3600000) @IsInt()
+  DATABASE_STATEMENT_TIMEOUT_MS = 30000;
+
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   LOG_LEVEL = 'info';
 

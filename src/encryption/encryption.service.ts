@@ -83,7 +83,11 @@ export class EncryptionService {
     // A kid from the header is the client's text: no key has an id that is not printable.
     if (!isPrintableIdentifier(resolvedKeyId, KEY_ID_MAX)) throw keyNotFound();
     tags.keyId = resolvedKeyId;
-    const key = await this.keys.requireForDecryption(resolvedKeyId);
+    const key = await this.keys.requireForDecryption(resolvedKeyId).catch((error: unknown) => {
+      // Revoked or gone: its unwrapped key has no business staying in memory.
+      this.privateKeys.forget(resolvedKeyId);
+      throw error;
+    });
     tags.deviceId = key.deviceId;
     const plaintext = await decryptCiphertext(ciphertext, await this.privateKeys.get(key));
     this.usage.recordUse(key.id);

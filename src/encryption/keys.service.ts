@@ -8,7 +8,7 @@ import { KmsError, keyNotFound } from '../common/errors/kms-error';
 import { MetricsRecorder } from '../metrics/metrics.recorder';
 import { MasterKeyRing } from './crypto/master-key-ring';
 import { KEY_ALGORITHM, generateRsaKeyPair, publicKeyJwk } from './crypto/rsa';
-import { isPastRetention, KeyStatus, keyStatus } from './key-lifecycle';
+import { isPastRetention, KeyLifecycleFields, KeyStatus, keyStatus } from './key-lifecycle';
 import { KeysRepository, StoredKey } from './keys.repository';
 import type { EncryptionKey } from './models/encryption-key.model';
 
@@ -111,14 +111,15 @@ export class KeysService {
     });
   }
 
-  private async requireExisting(keyId: string): Promise<StoredKey> {
+  /** The stored key, or KEY_NOT_FOUND when unknown or past retention. */
+  async requireExisting(keyId: string): Promise<StoredKey> {
     const stored = await this.keys.findById(keyId);
     if (!stored || this.isGone(stored, this.clock.now())) throw keyNotFound();
     return stored;
   }
 
   /** Past retention counts as deleted even before the daily job removes the row. */
-  private isGone(stored: StoredKey, now: Date): boolean {
+  isGone(stored: KeyLifecycleFields, now: Date): boolean {
     return isPastRetention(stored, now, this.config.keys.retentionDays);
   }
 }

@@ -26,7 +26,8 @@ export class DatabaseHealthIndicator {
 
   async isMigrated(key = 'migrations') {
     const check = this.health.check(key);
-    const pending = await pendingMigrations(this.prisma);
+    const pending = await withTimeout(pendingMigrations(this.prisma), PING_TIMEOUT_MS).catch(() => null);
+    if (pending === null) return check.down({ message: 'migration state unknown' });
     return pending.length === 0 ? check.up() : check.down({ pending });
   }
 }

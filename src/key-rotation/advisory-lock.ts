@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Client } from 'pg';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/app-config';
+import { connectionOptions } from '../database/connection-options';
 
 export type Exclusive<T> = { acquired: true; result: T } | { acquired: false };
 
@@ -29,7 +30,7 @@ export class AdvisoryLock {
   }
 
   private async withSession<T>(name: string, lockStatement: string, work: () => Promise<T>): Promise<Exclusive<T>> {
-    const client = new Client({ connectionString: this.config.database.url, application_name: 'kms-lock' });
+    const client = new Client({ ...connectionOptions(this.config), application_name: 'kms-lock' });
     // Without a listener a dropped connection would crash the process. What runs
     // under these locks stays correct without them (only less tidy), so a warning.
     client.on('error', (error) =>

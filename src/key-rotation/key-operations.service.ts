@@ -1,10 +1,9 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { APP_CONFIG } from '../config/config.module';
-import type { AppConfig } from '../config/app-config';
+import { Injectable } from '@nestjs/common';
 import { Clock } from '../common/clock';
 import { ErrorCode } from '../common/errors/error-code';
 import { KmsError, keyNotFound } from '../common/errors/kms-error';
-import { isPastRetention, KeyLifecycleFields, KeyStatus, keyStatus } from '../encryption/key-lifecycle';
+import { KeyStatus, keyStatus } from '../encryption/key-lifecycle';
+import { PrivateKeyCache } from '../encryption/crypto/private-key-cache';
 import { KeysService } from '../encryption/keys.service';
 import type { EncryptionKey } from '../encryption/models/encryption-key.model';
 import { MetricsRecorder } from '../metrics/metrics.recorder';
@@ -15,12 +14,12 @@ import { KeyOperationsRepository } from './key-operations.repository';
 @Injectable()
 export class KeyOperationsService {
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly repository: KeyOperationsRepository,
     private readonly keys: KeysService,
     private readonly clock: Clock,
     private readonly metrics: MetricsRecorder,
     private readonly lock: AdvisoryLock,
+    private readonly privateKeys: PrivateKeyCache,
   ) {}
 
   /**
@@ -34,7 +33,7 @@ export class KeyOperationsService {
     return this.metrics.measure('rotate', { deviceId }, (tags) =>
       this.lock.runExclusive(`kms:rotate:${deviceId}`, async () => {
         const now = this.clock.now();
-        const keys = (await this.repository.findKeysOfDevice(deviceId)).filter((key) => !this.isGone(key, now));
+        const keys = (await this.repository.findKeysOfDevice(deviceId)).filter((key) => !this.keys.isGone(key, now));
         if (keys.length === 0) throw new KmsError(ErrorCode.KEY_NOT_FOUND, 'Device has no key to rotate');
         const usable = keys.filter((key) => keyStatus(key, now) === KeyStatus.ACTIVE).map((key) => key.id);
         const fresh = await this.keys.generate(deviceId, keys[0].appVersion);
@@ -48,18 +47,13 @@ export class KeyOperationsService {
   /** Refused for everything from now on; retention is counted from the first revocation. */
   revokeEncryptionKey(keyId: string, reason: string): Promise<EncryptionKey> {
     return this.metrics.measure('revoke', { keyId }, async (tags) => {
+      const stored = await this.keys.requireExisting(keyId);
       const now = this.clock.now();
-      const stored = await this.repository.findById(keyId);
-      if (!stored || this.isGone(stored, now)) throw keyNotFound();
       tags.deviceId = stored.deviceId;
       const revoked = await this.repository.revoke(keyId, now, reason);
       if (!revoked) throw keyNotFound(); // deleted meanwhile
+      this.privateKeys.forget(keyId);
       return this.keys.toModel(revoked, now);
     });
-  }
-
-  /** Past retention counts as deleted, as at request time. */
-  private isGone(stored: KeyLifecycleFields, now: Date): boolean {
-    return isPastRetention(stored, now, this.config.keys.retentionDays);
   }
 }

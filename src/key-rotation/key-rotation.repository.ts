@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { PrismaService } from '../database/prisma.service';
+import { endOfActiveLifeSql } from '../encryption/key-lifecycle.sql';
 import { Prisma } from '../generated/prisma/client';
 
 /** How many rows a batch changed, and where the next batch starts (null: from the beginning). */
@@ -46,8 +47,7 @@ export class KeyRotationRepository {
       DELETE FROM "ClientEncryptionKey"
       WHERE "id" = ANY(ARRAY(
         SELECT "id" FROM "ClientEncryptionKey"
-        WHERE LEAST("revokedAt", "deprecatedAt",
-                    CASE WHEN "expiresAt" <= ${now} THEN "expiresAt" END) <= ${cutoff}
+        WHERE ${endOfActiveLifeSql(now)} <= ${cutoff}
           AND "id" >= COALESCE(${after}::text, '')
         ORDER BY "id" LIMIT ${limit} FOR UPDATE SKIP LOCKED))
       RETURNING "id" AS "cursor"`);

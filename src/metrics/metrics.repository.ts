@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { PrismaService } from '../database/prisma.service';
 import type { MetricEvent } from './metric-event';
 import type { SqlNumber } from './sql-numbers';
+import { endOfActiveLifeSql } from '../encryption/key-lifecycle.sql';
 
 /** A time window, both ends included. */
 export interface MetricWindow {
@@ -218,9 +219,7 @@ export class MetricsReads {
              count(*) FILTER (WHERE gone) AS "awaitingDeletion"
         FROM (SELECT "revokedAt" IS NOT NULL AS revoked,
                      "deprecated" OR coalesce("expiresAt" <= ${now}, false) AS deprecated,
-                     coalesce(LEAST("revokedAt", "deprecatedAt",
-                                    CASE WHEN "expiresAt" <= ${now} THEN "expiresAt" END)
-                              <= ${retentionCutoff}, false) AS gone
+                     coalesce(${endOfActiveLifeSql(now)} <= ${retentionCutoff}, false) AS gone
                 FROM "ClientEncryptionKey") states`;
     return row;
   }

@@ -1,7 +1,7 @@
 import { Args, Query, Resolver } from '@nestjs/graphql';
 import GraphQLJSON from 'graphql-type-json';
 import { RequireScope, Scope } from '../common/auth/scopes';
-import { TimeframeArgs } from './dto/timeframe.args';
+import { DEFAULT_TIMEFRAME_HOURS, TimeframeArgs } from './dto/timeframe.args';
 import { MetricsSummaryService } from './metrics-summary.service';
 import { EncryptionMetricsSummary } from './models/encryption-metrics-summary.model';
 
@@ -15,12 +15,12 @@ export class MetricsResolver {
   })
   async getEncryptionMetricsSummary(@Args() { timeframeHours }: TimeframeArgs) {
     // Dates become ISO strings, exactly as the typed query serialises them.
-    return JSON.parse(JSON.stringify(await this.summary.summarize(timeframeHours))) as object;
+    return JSON.parse(JSON.stringify(await this.summary.summarize(timeframeHours ?? DEFAULT_TIMEFRAME_HOURS))) as object;
   }
 
   @RequireScope(Scope.OPS)
   @Query(() => EncryptionMetricsSummary, { description: 'The metrics summary, typed.' })
   encryptionMetricsSummary(@Args() { timeframeHours }: TimeframeArgs) {
-    return this.summary.summarize(timeframeHours);
+    return this.summary.summarize(timeframeHours ?? DEFAULT_TIMEFRAME_HOURS);
   }
 }

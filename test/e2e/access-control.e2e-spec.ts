@@ -36,6 +36,26 @@ describe('access control', () => {
     expect([...declared.keys()].sort()).toEqual(operations.map((operation) => operation.name).sort());
   });
 
+  it('gives each operation the scope SPEC section 6 assigns (a new operation must be placed here)', () => {
+    const bySpec: Record<Scope, string[]> = {
+      [Scope.CLIENT]: ['Mutation.generateEncryptionKey', 'Query.encryptionKey', 'Query.activeEncryptionKey'],
+      [Scope.SERVICE]: [
+        'Mutation.encryptData', 'Mutation.decryptData',
+        'Mutation.setPasscode', 'Mutation.verifyPasscode', 'Mutation.changePasscode',
+        'Mutation.setTransactionPin', 'Mutation.verifyTransactionPin', 'Mutation.changeTransactionPin',
+      ],
+      [Scope.OPS]: ['Query.getEncryptionMetricsSummary', 'Query.encryptionMetricsSummary'],
+      [Scope.ADMIN]: [
+        'Mutation.runKeyRotation', 'Mutation.rotateDeviceKey', 'Mutation.revokeEncryptionKey',
+        'Mutation.createApiKey', 'Mutation.revokeApiKey', 'Query.apiKeys',
+      ],
+    };
+    const expected = Object.fromEntries(
+      Object.entries(bySpec).flatMap(([scope, names]) => names.map((name) => [name, scope])),
+    );
+    expect(Object.fromEntries(declared)).toEqual(expected);
+  });
+
   describe.each(operations)('$name', ({ name, document }) => {
     const scope = () => declared.get(name)!;
 

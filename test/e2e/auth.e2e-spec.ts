@@ -182,11 +182,12 @@ describe('auth: passcode and transaction PIN', () => {
       expect((await ivan.verifyPin('5823')).data!.verifyTransactionPin.valid).toBe(true);
     });
 
-    it('needs an existing credential (BAD_USER_INPUT)', async () => {
+    it('answers false without an existing credential, exactly as for a wrong current one', async () => {
       const judy = user();
       await judy.setPasscode('only-a-passcode');
-      expect(errorCode(await judy.changePin('5823', '9173'))).toBe('BAD_USER_INPUT');
-      expect(errorCode(await user().changePasscode('whatever-1', 'whatever-2'))).toBe('BAD_USER_INPUT');
+      expect((await judy.changePin('5823', '9173')).data).toEqual({ changeTransactionPin: false });
+      expect((await user().changePasscode('whatever-1', 'whatever-2')).data).toEqual({ changePasscode: false });
+      expect((await row(judy.userId))!.pinHash).toBeNull();
     });
 
     it('takes each of its two ciphertexts once', async () => {
@@ -204,30 +205,47 @@ describe('auth: passcode and transaction PIN', () => {
   });
 
   describe('unknown users', () => {
-    it('answers like a first wrong attempt, does the same hashing work, and writes no row', async () => {
+    it('cannot be told from a known user with wrong secrets: same answers, same lock-out, same hashing work', async () => {
       const hasher = t.app.get(CredentialHasher);
       const dummy = jest.spyOn(hasher, 'verifyAgainstNothing');
       try {
         const known = user();
         await known.setPin('7395');
-        const knownAnswer = (await known.verifyPin('7396')).data!.verifyTransactionPin;
-
         const stranger = user();
-        const unknownAnswer = (await stranger.verifyPin('7396')).data!.verifyTransactionPin;
-        expect(unknownAnswer).toEqual(knownAnswer);
-        expect(unknownAnswer).toEqual({ valid: false, remainingAttempts: 4, lockedUntil: null });
-        expect((await stranger.verifyPasscode('any-passcode')).data!.verifyPasscode).toEqual(knownAnswer);
         // A user with a passcode but no PIN is "unknown" for the PIN.
         const half = user();
         await half.setPasscode('half-passcode');
-        expect((await half.verifyPin('7396')).data!.verifyTransactionPin).toEqual(knownAnswer);
 
-        expect(dummy).toHaveBeenCalledTimes(3);
-        expect(await row(stranger.userId)).toBeNull();
-        expect(await row(half.userId)).toMatchObject({ pinHash: null, pinFailedAttempts: 0 });
+        const answers = async (who: ReturnType<typeof user>) => {
+          const seen: unknown[] = [];
+          for (let attempt = 0; attempt < 6; attempt += 1) {
+            const response = await who.verifyPin('7396');
+            seen.push(response.errors ? errorCode(response) : response.data!.verifyTransactionPin);
+          }
+          return seen;
+        };
+        const knownAnswers = await answers(known);
+        expect(knownAnswers.slice(0, 4)).toEqual([4, 3, 2, 1].map((remainingAttempts) => ({ valid: false, remainingAttempts, lockedUntil: null })));
+        expect(knownAnswers[4]).toEqual({ valid: false, remainingAttempts: 0, lockedUntil: expect.any(String) });
+        expect(knownAnswers[5]).toBe('CREDENTIAL_LOCKED');
+        expect(await answers(stranger)).toEqual(knownAnswers);
+        expect(await answers(half)).toEqual(knownAnswers);
+        expect((await stranger.verifyPasscode('any-passcode')).data!.verifyPasscode).toEqual(knownAnswers[0]);
+
+        // Five checked attempts each for the stranger (PIN) and the half-known user, one for the stranger's passcode.
+        expect(dummy).toHaveBeenCalledTimes(11);
+        expect(await row(stranger.userId)).toMatchObject({ pinHash: null, passcodeHash: null, pinFailedAttempts: 5 });
+        expect(await row(half.userId)).toMatchObject({ pinHash: null, pinFailedAttempts: 5 });
       } finally {
         dummy.mockRestore();
       }
+    });
+
+    it('can still set a credential after attempts against it while it did not exist', async () => {
+      const late = user();
+      expect((await late.verifyPin('7396')).data!.verifyTransactionPin.valid).toBe(false);
+      expect((await late.setPin('7395')).data).toEqual({ setTransactionPin: true });
+      expect((await late.verifyPin('7395')).data!.verifyTransactionPin).toEqual({ valid: true, remainingAttempts: 5, lockedUntil: null });
     });
   });
 

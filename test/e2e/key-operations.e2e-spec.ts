@@ -1,3 +1,4 @@
+import { PrivateKeyCache } from '../../src/encryption/crypto/private-key-cache';
 import { MetricsRecorder } from '../../src/metrics/metrics.recorder';
 import { encryptWithWebCrypto } from '../support/clients';
 import { REVOKE_KEY, ROTATE_DEVICE_KEY, runJob } from '../support/key-rotation';
@@ -169,7 +170,10 @@ describe('operator mutations: rotateDeviceKey and revokeEncryptionKey', () => {
       const deviceId = newDeviceId('revoke');
       const key = await generateKey(t, deviceId);
       const ciphertext = await encryptWithWebCrypto(key.publicKey, 'x');
+      expect((await decrypt(t, { keyId: key.keyId, encryptedData: await encryptWithWebCrypto(key.publicKey, 'warm the cache') }, t.as('service'))).errors).toBeUndefined();
+      expect(t.app.get(PrivateKeyCache).has(key.keyId)).toBe(true);
       const response = await revoke(key.keyId, 'Gerät verloren – ticket #42');
+      expect(t.app.get(PrivateKeyCache).has(key.keyId)).toBe(false);
       expect(response.errors).toBeUndefined();
       expect(response.data!.revokeEncryptionKey).toMatchObject({ keyId: key.keyId, deviceId, status: 'REVOKED' });
       expect(response.data!.revokeEncryptionKey.publicKey).toBe(key.publicKey);

@@ -292,6 +292,18 @@ describe('metrics summary', () => {
       .toBe('BAD_USER_INPUT');
   });
 
+  it('takes null or no argument as the default 24 hours (SPEC: Int = 24)', async () => {
+    for (const [query, variables] of [
+      ['query { getEncryptionMetricsSummary }', undefined],
+      ['query { getEncryptionMetricsSummary(timeframeHours: null) }', undefined],
+      ['query Summary($hours: Int) { getEncryptionMetricsSummary(timeframeHours: $hours) }', { hours: null }],
+    ] as const) {
+      const response = await t.gql(query, variables, t.as('ops'));
+      expect(response.errors).toBeUndefined();
+      expect(response.data!.getEncryptionMetricsSummary.window.hours).toBe(24);
+    }
+  });
+
   it('matches the shape documented in the README', async () => {
     const readme = readFileSync(join(__dirname, '../../README.md'), 'utf8');
     const section = readme.slice(readme.indexOf('\n## Metrics'));

@@ -4,7 +4,8 @@ import { REQUIRED_SCOPE, Scope } from './scopes';
 
 const RESOLVER_TYPE = 'graphql:resolver_type';
 const RESOLVER_NAME = 'graphql:resolver_name';
-const ROOT_TYPES = new Set(['Query', 'Mutation', 'Subscription']);
+/** GraphQL's root types: their fields are the operations. */
+export const ROOT_TYPES = new Set(['Query', 'Mutation', 'Subscription']);
 
 /**
  * Every GraphQL operation and the scope it declares, found on the resolvers.

@@ -15,9 +15,9 @@ import type { AppConfig } from '../../config/app-config';
 import { ErrorCode } from '../errors/error-code';
 import { KmsError } from '../errors/kms-error';
 import type { Caller, CallerRequest } from './caller';
+import { ROOT_TYPES } from './operation-scopes';
 import { REQUIRED_SCOPE, Scope } from './scopes';
 
-const ROOT_TYPES = new Set(['Query', 'Mutation', 'Subscription']);
 
 /**
  * Every GraphQL operation needs the scope it declares with @RequireScope. Missing or

@@ -51,6 +51,14 @@ describe('formatGraphQLError', () => {
     expect(JSON.stringify(reports)).not.toContain('SELECT');
   });
 
+  it('reports only stack frames of a multi-line message (Prisma puts query values on later lines)', () => {
+    const prismaLike = new Error('Invalid `prisma.$queryRaw()` invocation:\n\n\nRaw query failed. Code: `22P02`. Message: `invalid input syntax for type uuid: "secret-value-xyz"`');
+    format(formatted(), resolverError(prismaLike));
+    const [report] = reports as { frames?: string }[];
+    expect(JSON.stringify(reports)).not.toContain('secret-value-xyz');
+    expect(report.frames).toMatch(/^\s+at /);
+  });
+
   it('does not trust a request code on an unexpected error', () => {
     const result = format(formatted('BAD_USER_INPUT'), resolverError(new TypeError('x is undefined')));
     expect(result.extensions!.code).toBe('INTERNAL');

@@ -29,7 +29,7 @@ const HTTP_STATUS_CODES: Partial<Record<number, ErrorCode>> = {
 export interface InternalErrorReport {
   correlationId: string;
   errorName: string;
-  /** Stack frames only: the message line can carry query arguments. */
+  /** Stack frames only: a message (sometimes several lines long) can carry query values. */
   frames?: string;
   prismaCode?: string;
 }
@@ -66,7 +66,7 @@ export function formatGraphQLError(
   reportInternal({
     correlationId,
     errorName: cause instanceof Error ? cause.name : typeof cause,
-    frames: cause instanceof Error ? cause.stack?.split('\n').slice(1, 8).join('\n') : undefined,
+    frames: cause instanceof Error ? stackFrames(cause) : undefined,
     prismaCode: (cause as { code?: unknown } | undefined)?.code?.toString(),
   });
   return {
@@ -79,6 +79,11 @@ export function formatGraphQLError(
 /** A thrown non-GraphQL error that Apollo labelled with a request code is still ours to hide. */
 function isUnexpected(cause: unknown): boolean {
   return cause instanceof Error && !(cause instanceof GraphQLError);
+}
+
+function stackFrames(error: Error): string | undefined {
+  const frames = (error.stack ?? '').split('\n').filter((line) => /^\s+at /.test(line));
+  return frames.slice(0, 8).join('\n') || undefined;
 }
 
 /** ValidationPipe puts the list of broken constraints in the response body. */

@@ -67,10 +67,11 @@ export function httpLoggerOptions(config: AppConfig): PinoHttpOptions {
       return id;
     },
     serializers: {
+      // The path only: a query string can carry a whole GraphQL operation and its values.
       req: (req: { id: string; method: string; url: string }) => ({
         id: req.id,
         method: req.method,
-        url: req.url,
+        url: req.url.split('?')[0],
       }),
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
     },

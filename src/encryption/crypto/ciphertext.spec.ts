@@ -37,6 +37,25 @@ describe('ciphertext formats', () => {
     expect(() => parseCiphertext('%%%.a.b.c.d')).toThrow(KmsError);
   });
 
+  it('refuses a JWE whose encrypted key lost its leading zero byte (a second form of a single-use submission)', async () => {
+    const publicKey = await importPublicKey(publicPem);
+    let jwe = '';
+    // About one encrypted key in 256 starts with a zero byte.
+    for (let tries = 0; tries < 5000; tries += 1) {
+      jwe = await encryptToJwe('482913', publicKey, 'k');
+      if (Buffer.from(jwe.split('.')[1], 'base64url')[0] === 0) break;
+    }
+    const parts = jwe.split('.');
+    const encryptedKey = Buffer.from(parts[1], 'base64url');
+    expect(encryptedKey[0]).toBe(0);
+    const stripped = [parts[0], encryptedKey.subarray(1).toString('base64url'), ...parts.slice(2)].join('.');
+
+    await expect(decryptCiphertext(parseCiphertext(jwe), privateKey)).resolves.toBe('482913');
+    await expect(decryptCiphertext(parseCiphertext(stripped), privateKey)).rejects.toMatchObject({
+      code: 'DECRYPTION_FAILED',
+    });
+  });
+
   it('refuses a plaintext that is not UTF-8 as DECRYPTION_FAILED', async () => {
     const publicKey = await importPublicKey(publicPem);
     const bytes = await webcrypto.subtle.encrypt({ name: 'RSA-OAEP' }, publicKey, new Uint8Array([0xff, 0xfe]));

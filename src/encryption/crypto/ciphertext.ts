@@ -29,15 +29,18 @@ export function parseCiphertext(text: string): Ciphertext {
  * SHA-256 (hex) of the RSA ciphertext bytes a submission carries, whatever its
  * text form: raw in either base64 alphabet, with or without padding, gives the
  * same digest; for JWE the encrypted key identifies it (the GCM tag binds the rest
- * to it). Only meaningful for a ciphertext that decrypted. RSA accepts only
- * c < n, so the bytes themselves have no second form.
+ * to it). Only meaningful for a ciphertext that decrypted, and decryption accepts
+ * exactly 256 RSA bytes in both formats: RSA would also take the number with its
+ * leading zero bytes dropped, which would be a second form of the same submission.
  */
 export function ciphertextFingerprint(ciphertext: Ciphertext): string {
-  const rsaBytes =
-    ciphertext.format === 'raw'
-      ? Buffer.from(ciphertext.text, 'base64')
-      : Buffer.from(ciphertext.text.split('.')[1], 'base64url');
-  return createHash('sha256').update(rsaBytes).digest('hex');
+  return createHash('sha256').update(rsaBytes(ciphertext)).digest('hex');
+}
+
+/** The RSA-encrypted part: the whole raw ciphertext, or the JWE encrypted key. */
+function rsaBytes(ciphertext: Ciphertext): Buffer {
+  if (ciphertext.format === 'jwe') return Buffer.from(ciphertext.text.split('.')[1] ?? '', 'base64url');
+  return BASE64.test(ciphertext.text) ? Buffer.from(ciphertext.text, 'base64') : Buffer.alloc(0);
 }
 
 /**
@@ -49,9 +52,11 @@ export async function decryptCiphertext(
   privateKey: webcrypto.CryptoKey,
 ): Promise<string> {
   try {
+    const bytes = rsaBytes(ciphertext);
+    if (bytes.length !== RSA_2048_BYTES) throw new Error('not an RSA-2048 ciphertext');
     const plaintext =
       ciphertext.format === 'raw'
-        ? await decryptRaw(ciphertext.text, privateKey)
+        ? new Uint8Array(await webcrypto.subtle.decrypt({ name: 'RSA-OAEP' }, privateKey, bytes))
         : (
             await compactDecrypt(ciphertext.text, privateKey, {
               keyManagementAlgorithms: [KEY_ALGORITHM],
@@ -62,12 +67,6 @@ export async function decryptCiphertext(
   } catch {
     throw decryptionFailed();
   }
-}
-
-async function decryptRaw(text: string, privateKey: webcrypto.CryptoKey): Promise<Uint8Array> {
-  const bytes = BASE64.test(text) ? Buffer.from(text, 'base64') : Buffer.alloc(0);
-  if (bytes.length !== RSA_2048_BYTES) throw new Error('not an RSA-2048 ciphertext');
-  return new Uint8Array(await webcrypto.subtle.decrypt({ name: 'RSA-OAEP' }, privateKey, bytes));
 }
 
 /** JWE compact, RSA-OAEP-256 + A256GCM, `kid` in the protected header. */

@@ -5,6 +5,8 @@ import { MasterKeyRing } from './master-key-ring';
 import { importPrivateKey } from './rsa';
 
 const MAX_CACHED_KEYS = 10_000;
+/** Bounds how long another replica's revocation or deletion leaves an unwrapped key in memory. */
+const CACHE_TTL_MS = 10 * 60 * 1000;
 
 interface StoredKey {
   id: string;
@@ -21,6 +23,8 @@ interface StoredKey {
 export class PrivateKeyCache {
   private readonly cache = new LRUCache<string, { wrapped: string; key: Promise<webcrypto.CryptoKey> }>({
     max: MAX_CACHED_KEYS,
+    ttl: CACHE_TTL_MS,
+    ttlAutopurge: true,
   });
 
   constructor(private readonly ring: MasterKeyRing) {}
@@ -36,5 +40,9 @@ export class PrivateKeyCache {
 
   forget(keyId: string) {
     this.cache.delete(keyId);
+  }
+
+  has(keyId: string): boolean {
+    return this.cache.has(keyId);
   }
 }
