@@ -62,9 +62,9 @@ describe('logs', () => {
     const requests = lines.filter((line) => line.msg === 'request completed');
     expect(requests.length).toBeGreaterThanOrEqual(9);
     for (const line of requests) expect(line.req.id).toEqual(expect.any(String));
-    expect(requests).toContainEqual(expect.objectContaining({ operation: 'Decrypt', caller: 'test-service', outcome: 'ok' }));
-    expect(requests).toContainEqual(expect.objectContaining({ operation: 'Decrypt', caller: 'test-service', outcome: 'DECRYPTION_FAILED' }));
-    expect(requests).toContainEqual(expect.objectContaining({ operation: 'Generate', caller: 'anonymous', outcome: 'BAD_USER_INPUT' }));
+    expect(requests).toContainEqual(expect.objectContaining({ operation: 'Decrypt', callerKey: 'test-service', outcome: 'ok' }));
+    expect(requests).toContainEqual(expect.objectContaining({ operation: 'Decrypt', callerKey: 'test-service', outcome: 'DECRYPTION_FAILED' }));
+    expect(requests).toContainEqual(expect.objectContaining({ operation: 'Generate', callerKey: 'anonymous', outcome: 'BAD_USER_INPUT' }));
     expect(requests).toContainEqual(expect.objectContaining({ operation: 'Generate', outcome: 'UNAUTHENTICATED' }));
   });
 

@@ -81,7 +81,7 @@ export function httpLoggerOptions(config: AppConfig): PinoHttpOptions {
     customProps: (req: IncomingMessage) => {
       const { caller, graphql } = req as IncomingMessage & LoggedRequest;
       return {
-        caller: caller ? caller.name : caller === null ? 'anonymous' : undefined,
+        callerKey: caller ? caller.name : caller === null ? 'anonymous' : undefined,
         operation: graphql?.operation,
         outcome: graphql?.outcome,
       };
