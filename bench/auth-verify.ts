@@ -24,6 +24,7 @@ import { loadConfig } from '../src/config/app-config';
 import { startEmbeddedPostgres } from '../src/database/embedded-postgres';
 import { applyMigrations } from '../src/database/schema-engine';
 import { freePort } from '../test/support/free-port';
+import { percentile } from './support';
 import { databaseUrl, onServer } from '../test/support/test-server';
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 200);
@@ -142,10 +143,9 @@ function decryptBaseline(
 
 function report(label: string, timings: number[]) {
   const sorted = [...timings].sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
   const mean = sorted.reduce((sum, value) => sum + value, 0) / sorted.length;
   console.log(
-    `${label.padEnd(52)} p50 ${at(0.5).toFixed(1).padStart(6)} ms   p99 ${at(0.99).toFixed(1).padStart(6)} ms` +
+    `${label.padEnd(52)} p50 ${percentile(sorted, 50).toFixed(1).padStart(6)} ms   p99 ${percentile(sorted, 99).toFixed(1).padStart(6)} ms` +
       `   mean ${mean.toFixed(1).padStart(6)} ms   (n=${sorted.length})`,
   );
 }

@@ -5,7 +5,7 @@ import { REVOKE_KEY, ROTATE_DEVICE_KEY, runJob } from '../support/key-rotation';
 import {
   ACTIVE_KEY,
   decrypt,
-  ENCRYPT_DATA,
+  encrypt,
   ENCRYPTION_KEY,
   errorCode,
   GENERATE_KEY,
@@ -25,7 +25,7 @@ describe('operator mutations: rotateDeviceKey and revokeEncryptionKey', () => {
 
   const rotate = (deviceId: string) => t.gql(ROTATE_DEVICE_KEY, { deviceId }, t.as('admin'));
   const revoke = (keyId: string, reason: string) => t.gql(REVOKE_KEY, { keyId, reason }, t.as('admin'));
-  const encrypt = (keyId: string) => t.gql(ENCRYPT_DATA, { input: { keyId, data: 'x' } }, t.as('service'));
+  const encryptWith = (keyId: string) => encrypt(t, { keyId, data: 'x' });
   const statusOf = async (keyId: string) => (await t.gql(ENCRYPTION_KEY, { keyId })).data!.encryptionKey?.status ?? null;
   const activeOf = async (deviceId: string) => (await t.gql(ACTIVE_KEY, { deviceId })).data!.activeEncryptionKey?.keyId ?? null;
   const row = (id: string) => t.prisma.clientEncryptionKey.findUnique({ where: { id } });
@@ -64,13 +64,13 @@ describe('operator mutations: rotateDeviceKey and revokeEncryptionKey', () => {
       for (const old of [older, current]) {
         expect(await statusOf(old.keyId)).toBe('DEPRECATED');
         expect(await row(old.keyId)).toMatchObject({ deprecated: true, deprecatedAt: t.clock.now() });
-        expect(errorCode(await encrypt(old.keyId))).toBe('KEY_EXPIRED');
+        expect(errorCode(await encryptWith(old.keyId))).toBe('KEY_EXPIRED');
       }
       const decrypted = await decrypt(t, { keyId: current.keyId, encryptedData: ciphertext }, t.as('service'));
       expect(decrypted.data?.decryptData.data).toBe('before rotation');
       expect(await row(revoked.keyId)).toMatchObject({ deprecated: false, deprecatedAt: null });
       expect(await statusOf(revoked.keyId)).toBe('REVOKED');
-      expect((await encrypt(fresh.keyId)).errors).toBeUndefined();
+      expect((await encryptWith(fresh.keyId)).errors).toBeUndefined();
       expect(await metricRows('rotate', { deviceId })).toEqual([
         { status: 'success', errorReason: null, keyId: fresh.keyId, deviceId },
       ]);
@@ -180,7 +180,7 @@ describe('operator mutations: rotateDeviceKey and revokeEncryptionKey', () => {
 
       expect(await row(key.keyId)).toMatchObject({ revokedAt: t.clock.now(), revokedReason: 'Gerät verloren – ticket #42' });
       expect(errorCode(await decrypt(t, { keyId: key.keyId, encryptedData: ciphertext }, t.as('service')))).toBe('KEY_REVOKED');
-      expect(errorCode(await encrypt(key.keyId))).toBe('KEY_REVOKED');
+      expect(errorCode(await encryptWith(key.keyId))).toBe('KEY_REVOKED');
       expect(await activeOf(deviceId)).toBeNull();
       expect(await metricRows('revoke', { keyId: key.keyId })).toEqual([
         { status: 'success', errorReason: null, keyId: key.keyId, deviceId },

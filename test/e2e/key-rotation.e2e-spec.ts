@@ -3,7 +3,7 @@ import { KeyRotationRepository } from '../../src/key-rotation/key-rotation.repos
 import { KeyRotationService } from '../../src/key-rotation/key-rotation.service';
 import { encryptWithWebCrypto } from '../support/clients';
 import { RUN_KEY_ROTATION, runJob, seed } from '../support/key-rotation';
-import { decrypt, ENCRYPT_DATA, ENCRYPTION_KEY, errorCode, generateKey, newDeviceId } from '../support/operations';
+import { decrypt, encrypt, ENCRYPTION_KEY, errorCode, generateKey, newDeviceId } from '../support/operations';
 import { startTestApp, TestApp } from '../support/test-app';
 
 const HOUR_MS = 60 * 60 * 1000;
@@ -26,8 +26,7 @@ describe('daily job: a key from ACTIVE to deleted, on a moving clock', () => {
   afterEach(() => t.close());
 
   const row = (id: string) => t.prisma.clientEncryptionKey.findUnique({ where: { id } });
-  const encrypt = (app: TestApp, keyId: string) =>
-    app.gql(ENCRYPT_DATA, { input: { keyId, data: 'x' } }, app.as('service'));
+  const encryptWith = (app: TestApp, keyId: string) => encrypt(app, { keyId, data: 'x' });
   const statusOf = async (app: TestApp, keyId: string) =>
     (await app.gql(ENCRYPTION_KEY, { keyId })).data!.encryptionKey?.status ?? null;
 
@@ -42,7 +41,7 @@ describe('daily job: a key from ACTIVE to deleted, on a moving clock', () => {
     expect(await runJob(t)).toMatchObject({ skipped: false, ...NO_COUNTS });
 
     t.clock.advanceDays(31);
-    expect(errorCode(await encrypt(t, key.keyId))).toBe('KEY_EXPIRED');
+    expect(errorCode(await encryptWith(t, key.keyId))).toBe('KEY_EXPIRED');
     const report = await t.gql(RUN_KEY_ROTATION, {}, t.as('admin'));
     expect(report.errors).toBeUndefined();
     expect(report.data!.runKeyRotation).toMatchObject({ skipped: false, interrupted: false, deprecatedKeys: 1, deletedKeys: 0 });
@@ -51,7 +50,7 @@ describe('daily job: a key from ACTIVE to deleted, on a moving clock', () => {
     const marked = await row(key.keyId);
     expect(marked).toMatchObject({ deprecated: true, deprecatedAt: marked!.expiresAt, updatedAt: t.clock.now() });
     expect(await decrypted()).toBe('kept secret');
-    expect(errorCode(await encrypt(t, key.keyId))).toBe('KEY_EXPIRED');
+    expect(errorCode(await encryptWith(t, key.keyId))).toBe('KEY_EXPIRED');
     expect(await statusOf(t, key.keyId)).toBe('DEPRECATED');
     expect(await runJob(t)).toMatchObject(NO_KEY_CHANGES); // idempotent
 
@@ -73,7 +72,7 @@ describe('daily job: a key from ACTIVE to deleted, on a moving clock', () => {
     t.clock.advanceMs(30 * DAY_MS - 1);
     expect(await runJob(t)).toMatchObject(NO_KEY_CHANGES);
     expect(await row(key.keyId)).toEqual(before);
-    expect((await encrypt(t, key.keyId)).errors).toBeUndefined();
+    expect((await encryptWith(t, key.keyId)).errors).toBeUndefined();
   });
 
   it('follows KEY_EXPIRY_DAYS and KEY_RETENTION_DAYS', async () => {

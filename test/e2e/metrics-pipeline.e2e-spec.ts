@@ -1,7 +1,7 @@
 import { Client } from 'pg';
 import { KeysRepository } from '../../src/encryption/keys.repository';
 import { MetricsRecorder } from '../../src/metrics/metrics.recorder';
-import { decrypt, ENCRYPT_DATA, errorCode, generateKey, newDeviceId } from '../support/operations';
+import { decrypt, encrypt, errorCode, generateKey, newDeviceId } from '../support/operations';
 import { startTestApp, TestApp } from '../support/test-app';
 import { createTestDatabase } from '../support/test-database';
 
@@ -121,7 +121,7 @@ describe('GET /metrics', () => {
       `mutation G($input: GenerateEncryptionKeyInput!) { generateEncryptionKey(input: $input) { keyId } }`,
       { input: { deviceId } },
     ))).toBe('RATE_LIMITED');
-    const encrypted = await t.gql(ENCRYPT_DATA, { input: { keyId: keys[0].keyId, data: 'x' } }, t.as('service'));
+    const encrypted = await encrypt(t, { keyId: keys[0].keyId, data: 'x' });
     expect(encrypted.errors).toBeUndefined();
     expect(errorCode(await decrypt(t, { keyId: keys[0].keyId, encryptedData: 'AAAA' }, t.as('service')))).toBe('DECRYPTION_FAILED');
     await t.prisma.clientEncryptionKey.update({ where: { id: keys[1].keyId }, data: { revokedAt: t.clock.now() } });
