@@ -31,7 +31,7 @@ function loadEngineModule(): Promise<typeof EngineModule> {
       'schema_engine_bg.wasm',
     );
     const { instance } = await webAssembly().instantiate(await readFile(wasmFile), {
-      './schema_engine_bg.js': bindings,
+      './schema_engine_bg.js': withUnrefTimers(bindings),
     });
     const exports = instance.exports as { __wbindgen_start(): void };
     (bindings as unknown as { __wbg_set_wasm(wasm: unknown): void }).__wbg_set_wasm(exports);
@@ -39,6 +39,24 @@ function loadEngineModule(): Promise<typeof EngineModule> {
     return bindings;
   })();
   return engineModule;
+}
+
+/**
+ * The engine arms 10 s timers around its queries and leaves them running after the
+ * work is done, which kept every process that migrated (tests, CLIs) alive 10 s
+ * longer. Its timers do not need to hold the process open: they are unref'd.
+ */
+function withUnrefTimers(bindings: object): object {
+  const wrapped: Record<string, unknown> = { ...bindings };
+  for (const [name, binding] of Object.entries(bindings)) {
+    if (!name.startsWith('__wbg_setTimeout_') || typeof binding !== 'function') continue;
+    wrapped[name] = (...args: unknown[]) => {
+      const timer = (binding as (...a: unknown[]) => unknown)(...args);
+      (timer as { unref?: () => void })?.unref?.();
+      return timer;
+    };
+  }
+  return wrapped;
 }
 
 /** Node's WebAssembly global; @types/node 20 does not declare it. */
@@ -71,8 +89,12 @@ export async function withSchemaEngine<T>(
   try {
     return await work(engine);
   } finally {
-    engine.free();
-    await factory.disposeAll();
+    // After a panic free() throws too; the connections (and any shadow database) still go.
+    try {
+      engine.free();
+    } finally {
+      await factory.disposeAll();
+    }
   }
 }
 
