@@ -19,6 +19,12 @@ const shared = {
   transformIgnorePatterns: ['/node_modules/(?!jose/)'],
 };
 
+/** One PostgreSQL per run and a migrated template database that each test file clones. */
+const database = {
+  globalSetup: '<rootDir>/test/support/global-setup.ts',
+  globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+};
+
 module.exports = {
   projects: [
     {
@@ -27,11 +33,18 @@ module.exports = {
       testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/**/*.spec.ts'],
     },
     {
+      // SQL-heavy repositories on a cloned template database, without Nest or Apollo:
+      // `npm run test:repo`, quick enough to run on every save.
       ...shared,
+      ...database,
+      displayName: 'repo',
+      testMatch: ['<rootDir>/src/**/*.repo-spec.ts'],
+    },
+    {
+      ...shared,
+      ...database,
       displayName: 'e2e',
       testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
-      globalSetup: '<rootDir>/test/support/global-setup.ts',
-      globalTeardown: '<rootDir>/test/support/global-teardown.ts',
       slowTestThreshold: 30,
     },
   ],

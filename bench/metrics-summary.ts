@@ -21,15 +21,13 @@ import { performance } from 'node:perf_hooks';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Client } from 'pg';
-import { CommonModule } from '../src/common/common.module';
-import { loadConfig } from '../src/config/app-config';
-import { ConfigModule } from '../src/config/config.module';
-import { DatabaseModule } from '../src/database/database.module';
-import { startEmbeddedPostgres } from '../src/database/embedded-postgres';
-import { applyMigrations } from '../src/database/schema-engine';
-import { MetricsModule } from '../src/metrics/metrics.module';
-import { MetricsRepository } from '../src/metrics/metrics.repository';
+import { CommonModule } from '../src/common';
+import { ConfigModule, loadConfig } from '../src/config';
+import { applyMigrations, DatabaseModule, startEmbeddedPostgres } from '../src/database';
+import { KeysService } from '../src/keys';
+import { MetricsModule } from '../src/metrics';
 import { MetricsSummaryService, SUMMARY_LIST_LIMIT } from '../src/metrics/metrics-summary.service';
+import { MetricEventsRepository, TelemetryModule } from '../src/telemetry';
 import { freePort } from '../test/support/free-port';
 
 /** The index added for the summary (prisma/migrations/*_metrics_failures_index). */
@@ -58,14 +56,19 @@ async function main() {
   try {
     await applyMigrations(server.url);
     await fill(server.url, { rows, older, keys, withoutIndexes, vacuum });
-    const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', DATABASE_URL: server.url });
+    const config = loadConfig({
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'silent',
+      DATABASE_URL: server.url,
+      KMS_MASTER_KEYS: `bench:${randomBytes(32).toString('base64')}`,
+    });
 
-    @Module({ imports: [ConfigModule.forRoot(config), CommonModule, DatabaseModule, MetricsModule] })
+    @Module({ imports: [ConfigModule.forRoot(config), CommonModule, DatabaseModule, TelemetryModule, MetricsModule] })
     class BenchModule {}
     const app = await NestFactory.createApplicationContext(BenchModule, { logger: false });
     try {
       const summary = app.get(MetricsSummaryService);
-      const repository = app.get(MetricsRepository);
+      const repository = app.get(MetricEventsRepository);
       const result = await summary.summarize(24);
       out(`summary sees ${result.totals.total} rows in the window, ${result.devices.active} devices`);
 
@@ -81,7 +84,7 @@ async function main() {
       report('  failures by reason', await time(runs, () => repository.inSnapshot((reads) => reads.failures(window))));
       report('  devices', await time(runs, () => repository.inSnapshot((reads) => reads.devices(window, SUMMARY_LIST_LIMIT))));
       report('  problem keys', await time(runs, () => repository.inSnapshot((reads) => reads.problemKeys(window, thresholds, SUMMARY_LIST_LIMIT))));
-      report('  key states', await time(runs, () => summary.keyStates()));
+      report('  key states', await time(runs, () => app.get(KeysService).countByState()));
     } finally {
       await app.close();
     }

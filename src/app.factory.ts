@@ -1,7 +1,7 @@
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Logger } from 'nestjs-pino';
-import type { AppConfig } from './config/app-config';
+import type { AppConfig } from './config';
 import { AppModule } from './app.module';
 
 /** Builds the HTTP application (not yet listening) for main.ts. */

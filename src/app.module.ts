@@ -1,37 +1,38 @@
-import {
-  DynamicModule,
-  Inject,
-  MiddlewareConsumer,
-  Module,
-  NestModule,
-  RequestMethod,
-  ValidationPipe,
-} from '@nestjs/common';
+import { DynamicModule, Inject, MiddlewareConsumer, Module, NestModule, RequestMethod, ValidationPipe } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { ApolloDriver, ApolloDriverConfig } from '@nestjs/apollo';
 import { GraphQLModule } from '@nestjs/graphql';
 import { ScheduleModule } from '@nestjs/schedule';
 import { LoggerModule, type Params } from 'nestjs-pino';
-import { ApiKeysModule } from './api-keys/api-keys.module';
-import type { AppConfig } from './config/app-config';
-import { AuthModule } from './auth/auth.module';
-import { APP_CONFIG, ConfigModule } from './config/config.module';
-import { CommonModule } from './common/common.module';
-import { GraphqlHttpErrorFilter } from './common/errors/http-error.filter';
-import { batchLimitMiddleware } from './common/graphql/graphql-limits';
-import { graphqlOptions } from './common/graphql/graphql-options';
-import { httpLoggerOptions, logDestination } from './common/logging/logger-options';
-import { DatabaseModule } from './database/database.module';
-import { EncryptionModule } from './encryption/encryption.module';
-import { HealthModule } from './health/health.module';
-import { KeyRotationModule } from './key-rotation/key-rotation.module';
-import { MetricsModule } from './metrics/metrics.module';
+import { AccessControlModule } from './access-control';
+import { AuthModule } from './auth';
+import {
+  batchLimitMiddleware,
+  CommonModule,
+  GraphqlHttpErrorFilter,
+  graphqlOptions,
+  httpLoggerOptions,
+  logDestination,
+} from './common';
+import { APP_CONFIG, type AppConfig, ConfigModule } from './config';
+import { DatabaseModule } from './database';
+import { EncryptionModule } from './encryption';
+import { HealthModule } from './health';
+import { KeyRotationModule } from './key-rotation';
+import { KeysModule } from './keys';
+import { MetricsModule } from './metrics';
+import { TelemetryModule } from './telemetry';
 
 function loggerArgs(config: AppConfig): Params['pinoHttp'] {
   const destination = logDestination(config);
   return destination ? [httpLoggerOptions(config), destination] : httpLoggerOptions(config);
 }
 
+/**
+ * The whole service. Layers, bottom up (the import check in .dependency-cruiser.cjs
+ * holds them): config; common; database; telemetry; access-control and keys;
+ * encryption; auth; key-rotation, metrics and health; this module, main and cli.
+ */
 @Module({})
 export class AppModule implements NestModule {
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
@@ -45,14 +46,16 @@ export class AppModule implements NestModule {
         LoggerModule.forRoot({ pinoHttp: loggerArgs(config) }),
         CommonModule,
         DatabaseModule,
+        TelemetryModule,
         GraphQLModule.forRoot<ApolloDriverConfig>({ driver: ApolloDriver, ...graphqlOptions(config) }),
         ScheduleModule.forRoot(),
         HealthModule,
-        MetricsModule,
-        ApiKeysModule,
+        AccessControlModule,
+        KeysModule,
         EncryptionModule,
         AuthModule,
         KeyRotationModule,
+        MetricsModule,
       ],
       providers: [
         {

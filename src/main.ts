@@ -3,11 +3,15 @@ import { existsSync } from 'node:fs';
 import type { INestApplication } from '@nestjs/common';
 import type pino from 'pino';
 import { createApp } from './app.factory';
-import { AppConfig, ConfigError, loadConfig } from './config/app-config';
-import { createLogger } from './common/logging/logger-options';
-import { assertDatabaseReachable, describeDatabaseUrl } from './database/connection-check';
-import { EmbeddedDatabase, startEmbeddedPostgres } from './database/embedded-postgres';
-import { applyMigrations } from './database/schema-engine';
+import { createLogger } from './common';
+import { AppConfig, ConfigError, loadConfig } from './config';
+import {
+  applyMigrations,
+  assertDatabaseReachable,
+  describeDatabaseUrl,
+  EmbeddedDatabase,
+  startEmbeddedPostgres,
+} from './database';
 
 /**
  * Start-up order: configuration, database (embedded unless DATABASE_URL is set),

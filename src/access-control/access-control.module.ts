@@ -1,12 +1,12 @@
 import { Module } from '@nestjs/common';
 import { APP_GUARD, DiscoveryModule } from '@nestjs/core';
-import { OperationScopes } from '../common/auth/operation-scopes';
-import { ScopeGuard } from '../common/auth/scope.guard';
 import { ApiKeysRepository } from './api-keys.repository';
 import { ApiKeysResolver } from './api-keys.resolver';
 import { ApiKeysService } from './api-keys.service';
+import { OperationScopes } from './operation-scopes';
+import { ScopeGuard } from './scope.guard';
 
-/** API keys and the access control built on them (the global scope guard). */
+/** API keys (the ApiKey table) and the access control built on them: the global scope guard. */
 @Module({
   imports: [DiscoveryModule],
   providers: [
@@ -18,4 +18,4 @@ import { ApiKeysService } from './api-keys.service';
   ],
   exports: [ApiKeysService, OperationScopes],
 })
-export class ApiKeysModule {}
+export class AccessControlModule {}

@@ -1,25 +1,47 @@
 import { Injectable } from '@nestjs/common';
-import { PrismaService } from '../database/prisma.service';
-import type { ApiKey } from '../generated/prisma/client';
+import { PrismaService } from '../database';
 
-export type StoredApiKey = ApiKey;
+/** An API key as stored, without its hash. */
+export interface ApiKeyRecord {
+  id: string;
+  name: string;
+  scopes: string[];
+  /** The first characters of the key, to recognise it in a list. */
+  prefix: string;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+}
 
+interface NewApiKey {
+  name: string;
+  keyHash: string;
+  prefix: string;
+  scopes: string[];
+  createdAt: Date;
+}
+
+const RECORD = {
+  id: true,
+  name: true,
+  scopes: true,
+  prefix: true,
+  createdAt: true,
+  lastUsedAt: true,
+  revokedAt: true,
+} as const;
+
+/** The ApiKey table (owned by access control). */
 @Injectable()
 export class ApiKeysRepository {
   constructor(private readonly prisma: PrismaService) {}
 
-  insert(key: { name: string; keyHash: string; prefix: string; scopes: string[]; createdAt: Date }) {
-    return this.prisma.apiKey.create({ data: key });
+  insert(key: NewApiKey): Promise<ApiKeyRecord> {
+    return this.prisma.apiKey.create({ data: key, select: RECORD });
   }
 
   /** Inserts unless a key with that hash exists (several replicas may bootstrap at once). */
-  async insertIfAbsent(key: {
-    name: string;
-    keyHash: string;
-    prefix: string;
-    scopes: string[];
-    createdAt: Date;
-  }): Promise<boolean> {
+  async insertIfAbsent(key: NewApiKey): Promise<boolean> {
     const inserted = await this.prisma.$executeRaw`
       INSERT INTO "ApiKey" (id, name, "keyHash", prefix, scopes, "createdAt")
       VALUES (gen_random_uuid(), ${key.name}, ${key.keyHash}, ${key.prefix}, ${key.scopes}, ${key.createdAt})
@@ -27,16 +49,16 @@ export class ApiKeysRepository {
     return inserted === 1;
   }
 
-  findByHash(keyHash: string): Promise<StoredApiKey | null> {
-    return this.prisma.apiKey.findUnique({ where: { keyHash } });
+  findByHash(keyHash: string): Promise<ApiKeyRecord | null> {
+    return this.prisma.apiKey.findUnique({ where: { keyHash }, select: RECORD });
   }
 
   countActiveWithScope(scope: string): Promise<number> {
     return this.prisma.apiKey.count({ where: { revokedAt: null, scopes: { has: scope } } });
   }
 
-  list(): Promise<StoredApiKey[]> {
-    return this.prisma.apiKey.findMany({ orderBy: { createdAt: 'asc' } });
+  list(): Promise<ApiKeyRecord[]> {
+    return this.prisma.apiKey.findMany({ orderBy: { createdAt: 'asc' }, select: RECORD });
   }
 
   /** True when a key that was not yet revoked is revoked now. */

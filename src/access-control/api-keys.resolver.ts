@@ -1,5 +1,5 @@
 import { Args, Mutation, Query, Resolver } from '@nestjs/graphql';
-import { RequireScope, Scope } from '../common/auth/scopes';
+import { RequireScope, Scope } from './scopes';
 import { ApiKeyIdArgs, CreateApiKeyInput } from './dto/api-key.inputs';
 import { ApiKeysService } from './api-keys.service';
 import { ApiKeyInfo, CreatedApiKey } from './models/api-key.model';

@@ -1,13 +1,12 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { APP_CONFIG } from '../config/config.module';
-import type { AppConfig } from '../config/app-config';
-import { Clock } from '../common/clock';
-import type { Caller } from '../common/auth/caller';
-import { Scope } from '../common/auth/scopes';
-import { ErrorCode } from '../common/errors/error-code';
-import { KmsError } from '../common/errors/kms-error';
+import { Clock } from '../common';
+import { APP_CONFIG, type AppConfig } from '../config';
+import type { PrismaService } from '../database';
+import { accessErrors } from './access.errors';
 import { generateApiKey, hashApiKey, visiblePrefix } from './api-key-secret';
-import { ApiKeysRepository, StoredApiKey } from './api-keys.repository';
+import { ApiKeyRecord, ApiKeysRepository } from './api-keys.repository';
+import type { Caller } from './caller';
+import { Scope } from './scopes';
 
 const TOUCH_INTERVAL_MS = 60_000;
 export const BOOTSTRAP_KEY_NAME = 'bootstrap-admin';
@@ -24,7 +23,7 @@ export class ApiKeysService implements OnApplicationBootstrap {
   ) {}
 
   /** The key is returned here and nowhere else, ever. */
-  async create(name: string, scopes: Scope[]): Promise<{ apiKey: StoredApiKey; key: string }> {
+  async create(name: string, scopes: Scope[]): Promise<{ apiKey: ApiKeyRecord; key: string }> {
     const key = generateApiKey();
     const apiKey = await this.keys.insert({
       name,
@@ -37,7 +36,7 @@ export class ApiKeysService implements OnApplicationBootstrap {
     return { apiKey, key };
   }
 
-  list(): Promise<StoredApiKey[]> {
+  list(): Promise<ApiKeyRecord[]> {
     return this.keys.list();
   }
 
@@ -48,7 +47,7 @@ export class ApiKeysService implements OnApplicationBootstrap {
       return true;
     }
     if (await this.keys.exists(id)) return true;
-    throw new KmsError(ErrorCode.KEY_NOT_FOUND, 'API key not found');
+    throw accessErrors.apiKeyNotFound();
   }
 
   /** The caller a presented key stands for, or null when it is unknown or revoked. */
@@ -86,4 +85,9 @@ export class ApiKeysService implements OnApplicationBootstrap {
     });
     if (created) this.logger.log('bootstrap admin API key created from KMS_BOOTSTRAP_ADMIN_KEY');
   }
+}
+
+/** The service outside Nest, for the command line (`npm run apikeys`). */
+export function standaloneApiKeysService(config: AppConfig, prisma: PrismaService): ApiKeysService {
+  return new ApiKeysService(config, new ApiKeysRepository(prisma), new Clock());
 }

@@ -1,5 +1,6 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
+import { providerMethods } from '../common';
 import { REQUIRED_SCOPE, Scope } from './scopes';
 
 const RESOLVER_TYPE = 'graphql:resolver_type';
@@ -23,17 +24,11 @@ export class OperationScopes implements OnModuleInit {
   ) {}
 
   onModuleInit() {
-    for (const wrapper of this.discovery.getProviders()) {
-      const instance = wrapper.instance as Record<string, unknown> | undefined;
-      if (!instance || typeof instance !== 'object') continue;
-      const prototype = Object.getPrototypeOf(instance) as object;
-      for (const method of this.scanner.getAllMethodNames(prototype)) {
-        const handler = (prototype as Record<string, unknown>)[method] as () => unknown;
-        const rootType = Reflect.getMetadata(RESOLVER_TYPE, handler) as string | undefined;
-        if (!rootType || !ROOT_TYPES.has(rootType)) continue;
-        const name = (Reflect.getMetadata(RESOLVER_NAME, handler) as string | undefined) ?? method;
-        this.scopes.set(`${rootType}.${name}`, this.reflector.get(REQUIRED_SCOPE, handler));
-      }
+    for (const { name: methodName, method } of providerMethods(this.discovery, this.scanner)) {
+      const rootType = Reflect.getMetadata(RESOLVER_TYPE, method) as string | undefined;
+      if (!rootType || !ROOT_TYPES.has(rootType)) continue;
+      const name = (Reflect.getMetadata(RESOLVER_NAME, method) as string | undefined) ?? methodName;
+      this.scopes.set(`${rootType}.${name}`, this.reflector.get(REQUIRED_SCOPE, method));
     }
     const undeclared = [...this.scopes].filter(([, scope]) => !scope).map(([name]) => name);
     if (undeclared.length > 0) {

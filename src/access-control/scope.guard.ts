@@ -1,23 +1,14 @@
-import {
-  CanActivate,
-  ExecutionContext,
-  ForbiddenException,
-  Inject,
-  Injectable,
-  UnauthorizedException,
-} from '@nestjs/common';
+import { CanActivate, ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { GqlContextType, GqlExecutionContext } from '@nestjs/graphql';
 import type { GraphQLResolveInfo } from 'graphql';
-import { ApiKeysService } from '../../api-keys/api-keys.service';
-import { APP_CONFIG } from '../../config/config.module';
-import type { AppConfig } from '../../config/app-config';
-import { ErrorCode } from '../errors/error-code';
-import { KmsError } from '../errors/kms-error';
+import { requestLogFields } from '../common';
+import { APP_CONFIG, type AppConfig } from '../config';
+import { accessErrors } from './access.errors';
+import { ApiKeysService } from './api-keys.service';
 import type { Caller, CallerRequest } from './caller';
 import { ROOT_TYPES } from './operation-scopes';
 import { REQUIRED_SCOPE, Scope } from './scopes';
-
 
 /**
  * Every GraphQL operation needs the scope it declares with @RequireScope. Missing or
@@ -40,49 +31,38 @@ export class ScopeGuard implements CanActivate {
       context.getClass(),
     ]);
     if (context.getType<GqlContextType>() !== 'graphql') {
-      if (!required) return true;
-      await this.authorize(context.switchToHttp().getRequest<CallerRequest>(), required, httpDenial);
+      if (required) await this.authorize(context.switchToHttp().getRequest<CallerRequest>(), required);
       return true;
     }
     const graphql = GqlExecutionContext.create(context);
     // Field resolvers below an operation were authorised with the operation.
     if (!ROOT_TYPES.has(graphql.getInfo<GraphQLResolveInfo>().parentType.name)) return true;
-    if (!required) throw new KmsError(ErrorCode.FORBIDDEN, 'This operation declares no scope');
-    await this.authorize(graphql.getContext<{ req: CallerRequest }>().req, required, graphqlDenial);
+    if (!required) throw accessErrors.undeclaredScope();
+    await this.authorize(graphql.getContext<{ req: CallerRequest }>().req, required);
     return true;
   }
 
-  private async authorize(request: CallerRequest, required: Scope, deny: Denial) {
-    const caller = await this.callerOf(request, deny);
+  private async authorize(request: CallerRequest, required: Scope) {
+    const caller = await this.callerOf(request);
     if (!caller) {
       if (required === Scope.CLIENT && this.config.access.allowAnonymousClients) return;
-      throw deny(ErrorCode.UNAUTHENTICATED, 'A valid API key is required: Authorization: Bearer <key>');
+      throw accessErrors.unauthenticated('api-key-missing');
     }
-    if (!caller.scopes.includes(required)) {
-      throw deny(ErrorCode.FORBIDDEN, `This API key lacks the "${required}" scope`);
-    }
+    if (!caller.scopes.includes(required)) throw accessErrors.forbidden(required);
   }
 
   /** Authenticates once per HTTP request (a request may carry several operations). */
-  private async callerOf(request: CallerRequest, deny: Denial): Promise<Caller | null> {
+  private async callerOf(request: CallerRequest): Promise<Caller | null> {
     if (request.caller !== undefined) return request.caller;
     const presented = bearerToken(request.headers.authorization);
-    if (presented === undefined) {
-      request.caller = null;
-      return null;
-    }
-    const caller = presented ? await this.apiKeys.authenticate(presented) : null;
-    if (!caller) throw deny(ErrorCode.UNAUTHENTICATED, 'The API key is unknown or revoked');
+    if (presented === '') throw accessErrors.unauthenticated('authorization-malformed');
+    const caller = presented === undefined ? null : await this.apiKeys.authenticate(presented);
+    if (caller === null && presented !== undefined) throw accessErrors.unauthenticated('api-key-unknown');
     request.caller = caller;
+    requestLogFields(request).callerKey = caller ? caller.name : 'anonymous';
     return caller;
   }
 }
-
-type Denial = (code: ErrorCode.UNAUTHENTICATED | ErrorCode.FORBIDDEN, message: string) => Error;
-
-const graphqlDenial: Denial = (code, message) => new KmsError(code, message);
-const httpDenial: Denial = (code, message) =>
-  code === ErrorCode.UNAUTHENTICATED ? new UnauthorizedException(message) : new ForbiddenException(message);
 
 /** The key of `Authorization: Bearer <key>`; '' for a malformed header, undefined for none. */
 function bearerToken(header: string | string[] | undefined): string | undefined {

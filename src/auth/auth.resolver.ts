@@ -1,5 +1,5 @@
 import { Args, Mutation, Resolver } from '@nestjs/graphql';
-import { RequireScope, Scope } from '../common/auth/scopes';
+import { RequireScope, Scope } from '../access-control';
 import { AuthService } from './auth.service';
 import { PASSCODE, TRANSACTION_PIN } from './credential-kind';
 import {

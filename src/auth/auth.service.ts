@@ -1,15 +1,10 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { APP_CONFIG } from '../config/config.module';
-import type { AppConfig } from '../config/app-config';
-import { Clock } from '../common/clock';
-import { ErrorCode } from '../common/errors/error-code';
-import { badInput, KmsError } from '../common/errors/kms-error';
-import { ciphertextFingerprint } from '../encryption/crypto/ciphertext';
-import { EncryptionService } from '../encryption/encryption.service';
-import { decryptsUntil } from '../encryption/key-lifecycle';
-import type { MetricTags } from '../metrics/metric-event';
-import { MetricsRecorder } from '../metrics/metrics.recorder';
+import { Clock } from '../common';
+import { APP_CONFIG, type AppConfig } from '../config';
+import { ciphertextFingerprint, EncryptionService } from '../encryption';
+import { Measured } from '../telemetry';
 import { AttemptCounter, FRESH_COUNTER, LockoutPolicy, remainingAttempts, reserveAttempt } from './attempts';
+import { authErrors } from './auth.errors';
 import type { CredentialKind } from './credential-kind';
 import { weakCredential } from './credential-policy';
 import { ConsumedRecord, CredentialsRepository } from './credentials.repository';
@@ -28,6 +23,11 @@ type Check = { valid: boolean; hash: string | null; counter: AttemptCounter };
 /** Kept this long when the key has no end date yet (never, for keys made by this service). */
 const FAR_FUTURE = new Date('9999-12-31T00:00:00Z');
 
+/** Each operation is measured under the kind's own name, tagged with the key asked for. */
+type KindArgs = [kind: CredentialKind, userId: string, keyId: string, ...secrets: string[]];
+const operationOf = (step: keyof CredentialKind['operations']) => (...[kind]: KindArgs) => kind.operations[step];
+const keyOf = (...[, , keyId]: KindArgs) => ({ keyId });
+
 /**
  * Passcode and transaction PIN (SPEC section 5): set, verify and change, for
  * secrets encrypted with a device key. Plaintext lives only in this request.
@@ -38,12 +38,11 @@ export class AuthService {
   private readonly lockout: LockoutPolicy;
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_CONFIG) config: AppConfig,
     private readonly encryption: EncryptionService,
     private readonly credentials: CredentialsRepository,
     private readonly hasher: CredentialHasher,
     private readonly clock: Clock,
-    private readonly metrics: MetricsRecorder,
   ) {
     this.lockout = {
       maxAttempts: config.auth.maxAttempts,
@@ -52,60 +51,57 @@ export class AuthService {
   }
 
   /** The first credential of this kind for the user; never overwrites one (that is change). */
-  set(kind: CredentialKind, userId: string, keyId: string, encrypted: string): Promise<boolean> {
-    return this.metrics.measure(kind.operations.set, { keyId }, async (tags) => {
-      const [opened] = await this.open(keyId, [encrypted], tags);
-      const newHash = await this.hasher.hash(this.acceptable(kind, opened.secret));
-      const stored = await this.credentials.consumeThen([opened.consumed], (db) =>
-        this.credentials.insertHashIfAbsent(db, kind, userId, newHash, this.clock.now()),
-      );
-      if (!stored) throw badInput(`The user already has a ${kind.label}: change it instead`);
-      return true;
-    });
+  @Measured(operationOf('set'), keyOf)
+  async set(kind: CredentialKind, userId: string, keyId: string, encrypted: string): Promise<boolean> {
+    const [opened] = await this.open(keyId, [encrypted]);
+    const newHash = await this.hasher.hash(this.acceptable(kind, opened.secret));
+    const stored = await this.credentials.consumeThen([opened.consumed], (db) =>
+      this.credentials.insertHashIfAbsent(db, kind, userId, newHash, this.clock.now()),
+    );
+    if (!stored) throw authErrors.alreadySet(kind.label);
+    return true;
   }
 
-  verify(kind: CredentialKind, userId: string, keyId: string, encrypted: string): Promise<VerificationResult> {
-    return this.metrics.measure(kind.operations.verify, { keyId }, async (tags) => {
-      const [opened] = await this.open(keyId, [encrypted], tags);
-      const secret = kind.normalize(opened.secret);
-      const check = await this.checkCurrent(kind, userId, [opened], secret);
-      if (!check.valid) return this.result(false, check.counter);
-      const now = this.clock.now();
-      if (this.hasher.isOutdated(check.hash!)) {
-        // Upgraded to the configured argon2 parameters while the secret is at hand (resets the count too).
-        await this.credentials.replaceHash(kind, userId, check.hash!, await this.hasher.hash(secret), now);
-      } else {
-        await this.credentials.saveAttempts(kind, userId, FRESH_COUNTER, now);
-      }
-      return this.result(true, FRESH_COUNTER);
-    });
+  @Measured(operationOf('verify'), keyOf)
+  async verify(kind: CredentialKind, userId: string, keyId: string, encrypted: string): Promise<VerificationResult> {
+    const [opened] = await this.open(keyId, [encrypted]);
+    const secret = kind.normalize(opened.secret);
+    const check = await this.checkCurrent(kind, userId, [opened], secret);
+    if (!check.valid) return this.result(false, check.counter);
+    const now = this.clock.now();
+    if (this.hasher.isOutdated(check.hash!)) {
+      // Upgraded to the configured argon2 parameters while the secret is at hand (resets the count too).
+      await this.credentials.replaceHash(kind, userId, check.hash!, await this.hasher.hash(secret), now);
+    } else {
+      await this.credentials.saveAttempts(kind, userId, FRESH_COUNTER, now);
+    }
+    return this.result(true, FRESH_COUNTER);
   }
 
   /** Replaces the credential when the current one checks out (a counted attempt); false when it does not. */
-  change(
+  @Measured(operationOf('change'), keyOf)
+  async change(
     kind: CredentialKind,
     userId: string,
     keyId: string,
     encryptedCurrent: string,
     encryptedNew: string,
   ): Promise<boolean> {
-    return this.metrics.measure(kind.operations.change, { keyId }, async (tags) => {
-      const [current, next] = await this.open(keyId, [encryptedCurrent, encryptedNew], tags);
-      // Policy first: a refused new secret costs no attempt and consumes nothing.
-      const newSecret = this.acceptable(kind, next.secret);
-      const check = await this.checkCurrent(kind, userId, [current, next], kind.normalize(current.secret));
-      // No credential to change answers like a wrong current one: no hint that it does not exist.
-      if (!check.valid) return false;
-      const newHash = await this.hasher.hash(newSecret);
-      return this.credentials.replaceHash(kind, userId, check.hash!, newHash, this.clock.now());
-    });
+    const [current, next] = await this.open(keyId, [encryptedCurrent, encryptedNew]);
+    // Policy first: a refused new secret costs no attempt and consumes nothing.
+    const newSecret = this.acceptable(kind, next.secret);
+    const check = await this.checkCurrent(kind, userId, [current, next], kind.normalize(current.secret));
+    // No credential to change answers like a wrong current one: no hint that it does not exist.
+    if (!check.valid) return false;
+    const newHash = await this.hasher.hash(newSecret);
+    return this.credentials.replaceHash(kind, userId, check.hash!, newHash, this.clock.now());
   }
 
   /** Decrypts each ciphertext with the device key (size limit and key lifecycle included). */
-  private async open(keyId: string, encrypted: string[], tags: MetricTags): Promise<Opened[]> {
+  private async open(keyId: string, encrypted: string[]): Promise<Opened[]> {
     const opened: Opened[] = [];
     for (const text of encrypted) {
-      const { key, plaintext, ciphertext } = await this.encryption.decryptSecret(keyId, text, tags);
+      const { key, plaintext, ciphertext, decryptsUntil } = await this.encryption.decryptSecret(keyId, text);
       opened.push({
         secret: plaintext,
         consumed: {
@@ -113,7 +109,7 @@ export class AuthService {
           keyId: key.id,
           consumedAt: this.clock.now(),
           // Past this the key is gone and nothing it encrypted can be replayed.
-          expiresAt: decryptsUntil(key, this.config.keys.retentionDays) ?? FAR_FUTURE,
+          expiresAt: decryptsUntil ?? FAR_FUTURE,
         },
       });
     }
@@ -153,7 +149,7 @@ export class AuthService {
       },
     );
     const { hash, reservation } = reserved;
-    if (!reservation.granted) throw credentialLocked(reservation.lockedUntil);
+    if (!reservation.granted) throw authErrors.locked(reservation.lockedUntil);
     const valid = hash ? await this.hasher.verify(hash, secret) : await this.hasher.verifyAgainstNothing(secret);
     if (!valid && reservation.counter.lockedUntil) {
       this.logger.warn(
@@ -171,10 +167,4 @@ export class AuthService {
       lockedUntil: counter.lockedUntil,
     };
   }
-}
-
-function credentialLocked(lockedUntil: Date) {
-  return new KmsError(ErrorCode.CREDENTIAL_LOCKED, 'Too many failed attempts: locked for now', {
-    lockedUntil: lockedUntil.toISOString(),
-  });
 }

@@ -1,3 +1,4 @@
+import type { OperationName } from '../telemetry';
 import {
   normalizePasscode,
   passcodeViolation,
@@ -9,7 +10,7 @@ import {
 export interface CredentialKind {
   label: 'passcode' | 'PIN';
   /** Metric operation names: the mutation names. */
-  operations: { set: string; verify: string; change: string };
+  operations: { set: OperationName; verify: OperationName; change: OperationName };
   /** UserCredential columns holding this kind's hash and counters (fixed names, never input). */
   columns: { hash: string; failedAttempts: string; lockedUntil: string };
   /** The form that is hashed and compared. */

@@ -1,5 +1,5 @@
-import { ErrorCode } from '../common/errors/error-code';
-import { KmsError } from '../common/errors/kms-error';
+import type { KmsError } from '../common';
+import { authErrors } from './auth.errors';
 
 export const PASSCODE_MIN_LENGTH = 6;
 export const PASSCODE_MAX_LENGTH = 64;
@@ -42,5 +42,5 @@ export function weakCredential(what: 'passcode' | 'PIN', violation: PolicyViolat
     REPEATED_DIGIT: 'A PIN must not be one digit repeated',
     SEQUENCE: 'A PIN must not be a straight ascending or descending sequence',
   };
-  return new KmsError(ErrorCode.WEAK_CREDENTIAL, messages[violation], { violation });
+  return authErrors.weak(what, violation, messages[violation]);
 }

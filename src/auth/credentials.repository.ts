@@ -1,9 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { ErrorCode } from '../common/errors/error-code';
-import { KmsError } from '../common/errors/kms-error';
-import { PrismaService } from '../database/prisma.service';
-import { Prisma } from '../generated/prisma/client';
+import { Batch, deleteInsertOnlyBatch, Prisma, PrismaService } from '../database';
 import type { AttemptCounter } from './attempts';
+import { authErrors } from './auth.errors';
 import type { CredentialKind } from './credential-kind';
 
 type Db = Prisma.TransactionClient;
@@ -19,10 +17,15 @@ export interface StoredAttemptState extends AttemptCounter {
   hash: string | null;
 }
 
-/** UserCredential rows (per kind) and the single-use ciphertext records. */
+/** The auth module's tables: UserCredential rows (per kind) and the single-use ciphertext records. */
 @Injectable()
 export class CredentialsRepository {
   constructor(private readonly prisma: PrismaService) {}
+
+  /** Replay records whose key can no longer decrypt: nothing left to replay (the daily job, by batch). */
+  purgeSpentCiphertexts(now: Date, after: Date | null, limit: number): Promise<Batch<Date>> {
+    return deleteInsertOnlyBatch(this.prisma, 'ConsumedCiphertext', 'expiresAt', Prisma.sql`"expiresAt" <= ${now}`, after, limit);
+  }
 
   /**
    * Records the ciphertexts as consumed, then runs `work`, in one transaction (one
@@ -34,9 +37,7 @@ export class CredentialsRepository {
     return this.prisma.$transaction(
       async (db) => {
         const { count } = await db.consumedCiphertext.createMany({ data: records, skipDuplicates: true });
-        if (count < records.length) {
-          throw new KmsError(ErrorCode.CIPHERTEXT_REPLAYED, 'This encrypted credential was already used');
-        }
+        if (count < records.length) throw authErrors.replayed();
         return work(db);
       },
       { maxWait: 10_000, timeout: 10_000 },

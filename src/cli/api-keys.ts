@@ -1,11 +1,8 @@
 import { parseArgs } from 'node:util';
-import { ApiKeysRepository } from '../api-keys/api-keys.repository';
-import { ApiKeysService } from '../api-keys/api-keys.service';
-import { Clock } from '../common/clock';
-import { Scope } from '../common/auth/scopes';
-import { isPrintableIdentifier } from '../common/validation/identifiers';
-import { loadConfig } from '../config/app-config';
-import { PrismaService } from '../database/prisma.service';
+import { ApiKeysService, Scope, standaloneApiKeysService } from '../access-control';
+import { isPrintableIdentifier } from '../common';
+import { loadConfig } from '../config';
+import { PrismaService } from '../database';
 import { runCli, withCliDatabase } from './cli-database';
 
 const USAGE = `usage:
@@ -26,7 +23,7 @@ runCli(async () => {
   await withCliDatabase(async (url) => {
     const config = loadConfig();
     const prisma = new PrismaService({ ...config, database: { ...config.database, url } });
-    const service = new ApiKeysService(config, new ApiKeysRepository(prisma), new Clock());
+    const service = standaloneApiKeysService(config, prisma);
     try {
       if (command === 'create') await create(service, values.name, values.scopes);
       else if (command === 'list') await list(service);

@@ -1,7 +1,6 @@
 import { Logger } from '@nestjs/common';
-import { loadConfig } from '../config/app-config';
-import { assertDatabaseReachable } from '../database/connection-check';
-import { startEmbeddedPostgres } from '../database/embedded-postgres';
+import { loadConfig } from '../config';
+import { assertDatabaseReachable, startEmbeddedPostgres } from '../database';
 
 /**
  * Runs a command-line task against the service's database: DATABASE_URL when set,

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { diffSchemaAgainstMigrations, MIGRATIONS_DIR } from '../database/schema-engine';
+import { diffSchemaAgainstMigrations, MIGRATIONS_DIR } from '../database';
 import { runCli, withCliDatabase } from './cli-database';
 
 /**

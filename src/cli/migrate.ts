@@ -1,4 +1,4 @@
-import { applyMigrations } from '../database/schema-engine';
+import { applyMigrations } from '../database';
 import { runCli, withCliDatabase } from './cli-database';
 
 /** `npm run db:migrate`: applies pending migrations from prisma/migrations. */

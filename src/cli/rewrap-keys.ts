@@ -1,7 +1,6 @@
-import { loadConfig } from '../config/app-config';
-import { PrismaService } from '../database/prisma.service';
-import { loadMasterKeyRing } from '../encryption/crypto/master-key-ring.provider';
-import { rewrapPrivateKeys } from '../encryption/key-rewrap';
+import { loadConfig } from '../config';
+import { PrismaService } from '../database';
+import { loadMasterKeyRing, rewrapPrivateKeys } from '../keys';
 import { runCli, withCliDatabase } from './cli-database';
 
 /**

@@ -1,8 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Client } from 'pg';
-import { APP_CONFIG } from '../config/config.module';
-import type { AppConfig } from '../config/app-config';
-import { connectionOptions } from '../database/connection-options';
+import { APP_CONFIG, type AppConfig } from '../config';
+import { connectionOptions } from './connection-options';
 
 export type Exclusive<T> = { acquired: true; result: T } | { acquired: false };
 

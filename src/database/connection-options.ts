@@ -1,5 +1,5 @@
 import type { PoolConfig } from 'pg';
-import type { AppConfig } from '../config/app-config';
+import type { AppConfig } from '../config';
 
 /**
  * Bounds on every connection the service opens, so that a slow or unreachable

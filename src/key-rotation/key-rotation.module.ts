@@ -1,24 +1,14 @@
 import { Module } from '@nestjs/common';
-import { EncryptionModule } from '../encryption/encryption.module';
-import { AdvisoryLock } from './advisory-lock';
-import { KeyOperationsRepository } from './key-operations.repository';
-import { KeyOperationsService } from './key-operations.service';
-import { KeyRotationRepository } from './key-rotation.repository';
+import { AuthModule } from '../auth';
+import { KeysModule } from '../keys';
 import { KeyRotationResolver } from './key-rotation.resolver';
 import { KeyRotationScheduler } from './key-rotation.scheduler';
 import { KeyRotationService } from './key-rotation.service';
 
+/** The daily lifecycle job, its schedule, and the operator mutations on keys; owns no table. */
 @Module({
-  imports: [EncryptionModule],
-  providers: [
-    AdvisoryLock,
-    KeyRotationRepository,
-    KeyRotationService,
-    KeyRotationScheduler,
-    KeyOperationsRepository,
-    KeyOperationsService,
-    KeyRotationResolver,
-  ],
+  imports: [KeysModule, AuthModule],
+  providers: [KeyRotationService, KeyRotationScheduler, KeyRotationResolver],
   exports: [KeyRotationService],
 })
 export class KeyRotationModule {}

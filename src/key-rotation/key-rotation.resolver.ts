@@ -1,17 +1,15 @@
 import { Args, Mutation, Resolver } from '@nestjs/graphql';
 import GraphQLJSON from 'graphql-type-json';
-import { RequireScope, Scope } from '../common/auth/scopes';
-import { DeviceIdArgs } from '../encryption/dto/encryption.inputs';
-import { EncryptionKey } from '../encryption/models/encryption-key.model';
+import { RequireScope, Scope } from '../access-control';
+import { DeviceIdArgs, EncryptionKey, KeysService } from '../keys';
 import { RevokeEncryptionKeyArgs } from './dto/key-rotation.args';
-import { KeyOperationsService } from './key-operations.service';
 import { KeyRotationService } from './key-rotation.service';
 
 @Resolver()
 export class KeyRotationResolver {
   constructor(
     private readonly rotation: KeyRotationService,
-    private readonly operations: KeyOperationsService,
+    private readonly keys: KeysService,
   ) {}
 
   @RequireScope(Scope.ADMIN)
@@ -27,12 +25,12 @@ export class KeyRotationResolver {
     description: "A new key for the device (counted against its rate limit); its older usable keys become DEPRECATED.",
   })
   rotateDeviceKey(@Args() { deviceId }: DeviceIdArgs) {
-    return this.operations.rotateDeviceKey(deviceId);
+    return this.keys.rotateDeviceKey(deviceId);
   }
 
   @RequireScope(Scope.ADMIN)
   @Mutation(() => EncryptionKey, { description: 'Refuses the key for everything from now on. Revoking twice changes nothing.' })
   revokeEncryptionKey(@Args() { keyId, reason }: RevokeEncryptionKeyArgs) {
-    return this.operations.revokeEncryptionKey(keyId, reason);
+    return this.keys.revoke(keyId, reason);
   }
 }

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
-import type { AppConfig } from '../config/app-config';
+import type { AppConfig } from '../config';
 import { KEY_ROTATION_CRON_JOB, KeyRotationScheduler } from './key-rotation.scheduler';
 import type { KeyRotationService } from './key-rotation.service';
 

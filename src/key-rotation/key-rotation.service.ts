@@ -1,22 +1,24 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
 import { performance } from 'node:perf_hooks';
-import { APP_CONFIG } from '../config/config.module';
-import type { AppConfig } from '../config/app-config';
-import { Clock } from '../common/clock';
-import { AdvisoryLock, Exclusive } from './advisory-lock';
-import { Batch, KeyRotationRepository } from './key-rotation.repository';
+import { AuthMaintenance } from '../auth';
+import { Clock } from '../common';
+import { APP_CONFIG, type AppConfig } from '../config';
+import { AdvisoryLock, Batch, Exclusive } from '../database';
+import { KeyMaintenance } from '../keys';
+import { MetricEventsRepository } from '../telemetry';
 import { noCounts, RotationCounts, RotationReport } from './rotation-report';
 
-const HOUR_MS = 60 * 60 * 1000;
-const DAY_MS = 24 * HOUR_MS;
+const DAY_MS = 24 * 60 * 60 * 1000;
 export const KEY_ROTATION_LOCK = 'kms:key-rotation';
 
 type Step = [keyof RotationCounts, (limit: number) => Promise<number>];
 
 /**
  * The daily lifecycle job (SPEC section 4): deprecate expired keys, delete keys
- * past retention, delete old metrics, purge spent single-use records. One runner
- * across all instances (advisory lock); bounded batches; safe to interrupt and rerun.
+ * past retention, delete old metrics, purge spent single-use records and old
+ * rate-limit ledger rows. One runner across all instances (advisory lock); each
+ * step is a batch statement of the module that owns the table, walked until a
+ * batch comes back short; safe to interrupt and rerun.
  */
 @Injectable()
 export class KeyRotationService implements BeforeApplicationShutdown {
@@ -26,7 +28,9 @@ export class KeyRotationService implements BeforeApplicationShutdown {
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly repository: KeyRotationRepository,
+    private readonly keys: KeyMaintenance,
+    private readonly auth: AuthMaintenance,
+    private readonly metricEvents: MetricEventsRepository,
     private readonly lock: AdvisoryLock,
     private readonly clock: Clock,
   ) {}
@@ -72,24 +76,14 @@ export class KeyRotationService implements BeforeApplicationShutdown {
   }
 
   private steps(now: Date): Step[] {
-    const { keys, metrics } = this.config;
-    const daysBefore = (days: number) => new Date(now.getTime() - days * DAY_MS);
-    const keyCutoff = daysBefore(keys.retentionDays);
-    const metricCutoff = daysBefore(metrics.retentionDays);
-    const windowStart = new Date(now.getTime() - keys.generationWindowHours * HOUR_MS);
-    const repository = this.repository;
+    const metricCutoff = new Date(now.getTime() - this.config.metrics.retentionDays * DAY_MS);
+    const { keys, auth, metricEvents } = this;
     return [
-      ['deprecatedKeys', walk<Date>((after, limit) => repository.deprecateExpiredKeys(now, after, limit))],
-      ['deletedKeys', walk<string>((after, limit) => repository.deleteKeysEndedBy(now, keyCutoff, after, limit))],
-      ['deletedMetrics', walk<Date>((after, limit) => repository.deleteMetricsBefore(metricCutoff, after, limit))],
-      [
-        'purgedConsumedCiphertexts',
-        walk<Date>((after, limit) => repository.purgeExpiredConsumedCiphertexts(now, after, limit)),
-      ],
-      [
-        'purgedKeyGenerations',
-        walk<Date>((after, limit) => repository.purgeKeyGenerationsUpTo(windowStart, after, limit)),
-      ],
+      ['deprecatedKeys', walk<Date>((after, limit) => keys.deprecateExpiredKeys(now, after, limit))],
+      ['deletedKeys', walk<string>((after, limit) => keys.deleteKeysPastRetention(now, after, limit))],
+      ['deletedMetrics', walk<Date>((after, limit) => metricEvents.deleteBefore(metricCutoff, after, limit))],
+      ['purgedConsumedCiphertexts', walk<Date>((after, limit) => auth.purgeSpentCiphertexts(now, after, limit))],
+      ['purgedKeyGenerations', walk<Date>((after, limit) => keys.purgeKeyGenerations(now, after, limit))],
     ];
   }
 

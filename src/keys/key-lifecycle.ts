@@ -1,5 +1,10 @@
 import { registerEnumType } from '@nestjs/graphql';
 
+/**
+ * The lifecycle rules of a device key (SPEC section 4), in TypeScript. Their SQL
+ * forms are beside them in key-lifecycle.sql.ts; a repository test evaluates both
+ * on every boundary and requires the same answers.
+ */
 export enum KeyStatus {
   ACTIVE = 'ACTIVE',
   DEPRECATED = 'DEPRECATED',
@@ -10,6 +15,10 @@ registerEnumType(KeyStatus, {
   description: 'ACTIVE: encrypt and decrypt. DEPRECATED: decrypt only. REVOKED: refused.',
 });
 
+/**
+ * The stored facts the rules read. `deprecated` implies `deprecatedAt` (a database
+ * constraint): deprecation always records when.
+ */
 export interface KeyLifecycleFields {
   expiresAt: Date | null;
   deprecated: boolean;
@@ -17,39 +26,41 @@ export interface KeyLifecycleFields {
   revokedAt: Date | null;
 }
 
-const DAY_MS = 24 * 60 * 60 * 1000;
+export const DAY_MS = 24 * 60 * 60 * 1000;
 
-/** Status at `now`, whether or not the daily job has marked the key yet. */
+/** Expired from the `expiresAt` instant on, whether or not the daily job has marked it. */
+export function isExpired(key: KeyLifecycleFields, now: Date): boolean {
+  return key.expiresAt !== null && key.expiresAt.getTime() <= now.getTime();
+}
+
+/** REVOKED once revoked; DEPRECATED when marked or expired; otherwise ACTIVE. */
 export function keyStatus(key: KeyLifecycleFields, now: Date): KeyStatus {
   if (key.revokedAt) return KeyStatus.REVOKED;
   if (key.deprecated || isExpired(key, now)) return KeyStatus.DEPRECATED;
   return KeyStatus.ACTIVE;
 }
 
-export function isExpired(key: KeyLifecycleFields, now: Date): boolean {
-  return key.expiresAt !== null && key.expiresAt.getTime() <= now.getTime();
-}
-
 /**
- * When the key stopped being ACTIVE (revoked, deprecated or expired), or null.
- * Retention is counted from here; after it the key is as good as deleted.
+ * When the key stopped being ACTIVE at `now`: the earliest of revocation,
+ * deprecation and expiry-if-passed, or null while it is active. Retention counts from here.
  */
 export function endOfActiveLife(key: KeyLifecycleFields, now: Date): Date | null {
   const moments = [key.revokedAt, key.deprecatedAt, isExpired(key, now) ? key.expiresAt : null]
     .filter((moment): moment is Date => moment !== null)
     .map((moment) => moment.getTime());
-  if (moments.length > 0) return new Date(Math.min(...moments));
-  return key.deprecated ? now : null;
+  return moments.length > 0 ? new Date(Math.min(...moments)) : null;
 }
 
+/** Gone for clients (KEY_NOT_FOUND) from `retentionDays` after its active life ended, before the job deletes it. */
 export function isPastRetention(key: KeyLifecycleFields, now: Date, retentionDays: number): boolean {
   const ended = endOfActiveLife(key, now);
   return ended !== null && now.getTime() >= ended.getTime() + retentionDays * DAY_MS;
 }
 
 /**
- * The last moment the key can decrypt anything (the earliest of revocation,
- * deprecation and expiry, plus retention), or null while none of them is known.
+ * The last moment the key can decrypt anything: the earliest of revocation,
+ * deprecation and expiry (passed or not), plus retention; null while none is known.
+ * Single-use records of what it decrypted need to be kept only until then.
  */
 export function decryptsUntil(key: KeyLifecycleFields, retentionDays: number): Date | null {
   const ends = [key.revokedAt, key.deprecatedAt, key.expiresAt]

@@ -1,5 +1,6 @@
-import type { PrismaClient } from '../generated/prisma/client';
+import type { PrismaService } from '../database';
 import { MasterKeyRing } from './crypto/master-key-ring';
+import { KeysRepository } from './keys.repository';
 
 export interface RewrapCounts {
   rewrapped: number;
@@ -16,19 +17,15 @@ export interface RewrapCounts {
  * running service, resumable after a crash, and a no-op when run twice.
  */
 export async function rewrapPrivateKeys(
-  prisma: PrismaClient,
+  prisma: PrismaService,
   ring: MasterKeyRing,
   options: { batchSize: number; afterBatch?: (counts: RewrapCounts) => Promise<void> | void },
 ): Promise<RewrapCounts> {
+  const keys = new KeysRepository(prisma);
   const counts: RewrapCounts = { rewrapped: 0, changedMeanwhile: 0, failedIds: [] };
   let afterId = '';
   for (;;) {
-    const batch = await prisma.clientEncryptionKey.findMany({
-      where: { id: { gt: afterId }, NOT: { privateKey: { startsWith: ring.newestPrefix } } },
-      select: { id: true, privateKey: true },
-      orderBy: { id: 'asc' },
-      take: options.batchSize,
-    });
+    const batch = await keys.findWrappedOutside(ring.newestPrefix, afterId, options.batchSize);
     if (batch.length === 0) return counts;
     for (const row of batch) {
       let rewrapped: string;
@@ -38,11 +35,7 @@ export async function rewrapPrivateKeys(
         counts.failedIds.push(row.id);
         continue;
       }
-      const { count } = await prisma.clientEncryptionKey.updateMany({
-        where: { id: row.id, privateKey: row.privateKey },
-        data: { privateKey: rewrapped },
-      });
-      if (count === 1) counts.rewrapped += 1;
+      if (await keys.replaceWrapped(row.id, row.privateKey, rewrapped)) counts.rewrapped += 1;
       else counts.changedMeanwhile += 1;
     }
     afterId = batch[batch.length - 1].id;

@@ -1,7 +1,6 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
-import { APP_CONFIG } from '../config/config.module';
-import type { AppConfig } from '../config/app-config';
-import { Clock } from '../common/clock';
+import { Clock } from '../common';
+import { APP_CONFIG, type AppConfig } from '../config';
 import { KeysRepository } from './keys.repository';
 
 interface PendingUse {

@@ -1,21 +1,40 @@
-import { randomUUID } from 'node:crypto';
+import { randomUUID, type webcrypto } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { APP_CONFIG } from '../config/config.module';
-import type { AppConfig } from '../config/app-config';
-import { Clock } from '../common/clock';
-import { ErrorCode } from '../common/errors/error-code';
-import { KmsError, keyNotFound } from '../common/errors/kms-error';
-import { MetricsRecorder } from '../metrics/metrics.recorder';
+import { Clock } from '../common';
+import { APP_CONFIG, type AppConfig } from '../config';
+import { AdvisoryLock } from '../database';
+import { Measured, tagOperation } from '../telemetry';
 import { MasterKeyRing } from './crypto/master-key-ring';
-import { KEY_ALGORITHM, generateRsaKeyPair, publicKeyJwk } from './crypto/rsa';
-import { isPastRetention, KeyLifecycleFields, KeyStatus, keyStatus } from './key-lifecycle';
-import { KeysRepository, StoredKey } from './keys.repository';
+import { PrivateKeyCache } from './crypto/private-key-cache';
+import { generateRsaKeyPair, importPublicKey, KEY_ALGORITHM, publicKeyJwk } from './crypto/rsa';
+import { DAY_MS, decryptsUntil, isPastRetention, KeyStatus, keyStatus } from './key-lifecycle';
+import type { KeyRecord } from './key-record';
+import { KeyUsageRecorder } from './key-usage.recorder';
+import { keyErrors } from './keys.errors';
+import { KeysRepository, KeyCountsByState } from './keys.repository';
 import type { EncryptionKey } from './models/encryption-key.model';
 
 const HOUR_MS = 60 * 60 * 1000;
-const DAY_MS = 24 * HOUR_MS;
 
-/** Device keys: generation under the rate limit, lookup, and the lifecycle rules of use. */
+/** A key that may decrypt now, with its private key ready for WebCrypto. */
+export interface DecryptionKey {
+  key: KeyRecord;
+  privateKey: webcrypto.CryptoKey;
+  /** Until when anything it decrypted could be submitted again (single-use records). */
+  decryptsUntil: Date | null;
+}
+
+/** A key that may encrypt now (ACTIVE). */
+export interface EncryptionPublicKey {
+  key: KeyRecord;
+  publicKey: webcrypto.CryptoKey;
+}
+
+/**
+ * Device keys: generation under the per-device rate limit, lookup, the lifecycle
+ * rules of use (key-lifecycle.ts), rotation and revocation. The only way into the
+ * ClientEncryptionKey and KeyGeneration tables for the rest of the service.
+ */
 @Injectable()
 export class KeysService {
   constructor(
@@ -23,76 +42,149 @@ export class KeysService {
     private readonly keys: KeysRepository,
     private readonly ring: MasterKeyRing,
     private readonly clock: Clock,
-    private readonly metrics: MetricsRecorder,
+    private readonly privateKeys: PrivateKeyCache,
+    private readonly usage: KeyUsageRecorder,
+    private readonly lock: AdvisoryLock,
   ) {}
 
   /** A new RSA-2048 key for the device; it becomes the device's active key. */
-  generate(deviceId: string, appVersion: string | null): Promise<EncryptionKey> {
-    return this.metrics.measure('generate', { deviceId }, async (tags) => {
-      const now = this.clock.now();
-      const reservationId = await this.reserveGeneration(deviceId, now);
-      try {
-        const { publicKeyPem, privateKeyDer } = await generateRsaKeyPair();
-        const id = randomUUID();
-        tags.keyId = id;
-        const stored = await this.keys.insert({
-          id,
-          deviceId,
-          appVersion,
-          publicKey: publicKeyPem,
-          privateKey: this.ring.wrap(id, privateKeyDer),
-          expiresAt: new Date(now.getTime() + this.config.keys.expiryDays * DAY_MS),
-          createdAt: now,
-        });
-        return this.toModel(stored, now);
-      } catch (error) {
-        await this.keys.releaseGeneration(reservationId).catch(() => undefined);
-        throw error;
-      }
-    });
+  @Measured('generate', (deviceId: string) => ({ deviceId }))
+  async generate(deviceId: string, appVersion: string | null): Promise<EncryptionKey> {
+    const now = this.clock.now();
+    const reservationId = await this.reserveGeneration(deviceId, now);
+    try {
+      const { publicKeyPem, privateKeyDer } = await generateRsaKeyPair();
+      const id = randomUUID();
+      tagOperation({ keyId: id });
+      const stored = await this.keys.insert({
+        id,
+        deviceId,
+        appVersion,
+        publicKey: publicKeyPem,
+        privateKey: this.ring.wrap(id, privateKeyDer),
+        expiresAt: new Date(now.getTime() + this.config.keys.expiryDays * DAY_MS),
+        createdAt: now,
+      });
+      return this.toModel(stored, now);
+    } catch (error) {
+      await this.keys.releaseGeneration(reservationId).catch(() => undefined);
+      throw error;
+    }
   }
 
+  /** Null when unknown or past retention. */
   async findById(keyId: string): Promise<EncryptionKey | null> {
     const now = this.clock.now();
     const stored = await this.keys.findById(keyId);
     return stored && !this.isGone(stored, now) ? this.toModel(stored, now) : null;
   }
 
+  /** The device's newest ACTIVE key, or null. */
   async findActiveForDevice(deviceId: string): Promise<EncryptionKey | null> {
     const now = this.clock.now();
-    const stored = await this.keys.findNewestUsable(deviceId, now);
+    const stored = await this.keys.findNewestActive(deviceId, now);
     return stored ? this.toModel(stored, now) : null;
   }
 
-  /** The stored key if it may decrypt now: not revoked, not past retention. */
-  async requireForDecryption(keyId: string): Promise<StoredKey> {
-    const stored = await this.requireExisting(keyId);
-    if (keyStatus(stored, this.clock.now()) === KeyStatus.REVOKED) throw keyRevoked();
-    return stored;
-  }
-
-  /** The stored key if it may encrypt now: ACTIVE only. */
-  async requireForEncryption(keyId: string): Promise<StoredKey> {
-    const stored = await this.requireExisting(keyId);
-    const status = keyStatus(stored, this.clock.now());
-    if (status === KeyStatus.REVOKED) throw keyRevoked();
-    if (status === KeyStatus.DEPRECATED) {
-      throw new KmsError(ErrorCode.KEY_EXPIRED, 'Key is expired or deprecated: it only decrypts');
+  /**
+   * The key if it may decrypt now (not revoked, not past retention), with its
+   * unwrapped private key (cached; the row decides on every call whether it may be used).
+   */
+  async openForDecryption(keyId: string): Promise<DecryptionKey> {
+    const stored = await this.keys.findStoredById(keyId);
+    try {
+      if (!stored) throw keyErrors.notFound('device-key-unknown');
+      const { privateKey: wrapped, ...key } = this.usable(stored, this.clock.now(), [KeyStatus.ACTIVE, KeyStatus.DEPRECATED]);
+      tagOperation({ deviceId: key.deviceId });
+      return {
+        key,
+        privateKey: await this.privateKeys.get({ id: key.id, privateKey: wrapped }),
+        decryptsUntil: decryptsUntil(key, this.config.keys.retentionDays),
+      };
+    } catch (error) {
+      // Revoked or gone: its unwrapped key has no business staying in memory.
+      this.privateKeys.forget(keyId);
+      throw error;
     }
-    return stored;
   }
 
-  toModel(stored: StoredKey, now: Date): EncryptionKey {
+  /** The key if it may encrypt now: ACTIVE only. */
+  async openForEncryption(keyId: string): Promise<EncryptionPublicKey> {
+    const stored = await this.keys.findById(keyId);
+    if (!stored) throw keyErrors.notFound('device-key-unknown');
+    const key = this.usable(stored, this.clock.now(), [KeyStatus.ACTIVE]);
+    tagOperation({ deviceId: key.deviceId });
+    return { key, publicKey: await importPublicKey(key.publicKey) };
+  }
+
+  /** Counts a successful use (usageCount, lastUsed), written in batches. */
+  recordUse(keyId: string) {
+    this.usage.recordUse(keyId);
+  }
+
+  /**
+   * A new key for the device (same appVersion as its newest key), then the keys
+   * that were usable when asked are deprecated. The new key comes first: when the
+   * rate limit refuses it, nothing has changed; if the process dies in between, the
+   * device simply has one more key, as after generateEncryptionKey. Rotations of one
+   * device take turns (on any instance), so two at once still leave one usable key.
+   */
+  @Measured('rotate', (deviceId: string) => ({ deviceId }))
+  rotateDeviceKey(deviceId: string): Promise<EncryptionKey> {
+    return this.lock.runExclusive(`kms:rotate:${deviceId}`, async () => {
+      const now = this.clock.now();
+      const keys = (await this.keys.findKeysOfDevice(deviceId)).filter((key) => !this.isGone(key, now));
+      if (keys.length === 0) throw keyErrors.notFound('device-has-no-key');
+      const usable = keys.filter((key) => keyStatus(key, now) === KeyStatus.ACTIVE).map((key) => key.id);
+      const fresh = await this.generate(deviceId, keys[0].appVersion);
+      tagOperation({ keyId: fresh.keyId });
+      await this.keys.deprecate(usable, this.clock.now());
+      return fresh;
+    });
+  }
+
+  /** Refused for everything from now on; retention is counted from the first revocation. */
+  @Measured('revoke', (keyId: string) => ({ keyId }))
+  async revoke(keyId: string, reason: string): Promise<EncryptionKey> {
+    const now = this.clock.now();
+    const existing = await this.keys.findById(keyId);
+    if (!existing || this.isGone(existing, now)) throw keyErrors.notFound('device-key-unknown');
+    tagOperation({ deviceId: existing.deviceId });
+    const revoked = await this.keys.revoke(keyId, now, reason);
+    if (!revoked) throw keyErrors.notFound('device-key-unknown'); // deleted meanwhile
+    this.privateKeys.forget(keyId);
+    return this.toModel(revoked, now);
+  }
+
+  /** Stored keys by state now (expired but unmarked counts as deprecated). */
+  countByState(): Promise<KeyCountsByState> {
+    return this.keys.countByState(this.clock.now(), this.config.keys.retentionDays);
+  }
+
+  /** The key's row, refused by the lifecycle rules unless its status at `now` is one of `allowed`. */
+  private usable<K extends KeyRecord>(key: K, now: Date, allowed: KeyStatus[]): K {
+    if (this.isGone(key, now)) throw keyErrors.notFound('device-key-past-retention');
+    const status = keyStatus(key, now);
+    if (allowed.includes(status)) return key;
+    throw status === KeyStatus.REVOKED ? keyErrors.revoked() : keyErrors.notActive();
+  }
+
+  /** Past retention counts as deleted even before the daily job removes the row. */
+  private isGone(key: KeyRecord, now: Date): boolean {
+    return isPastRetention(key, now, this.config.keys.retentionDays);
+  }
+
+  private toModel(key: KeyRecord, now: Date): EncryptionKey {
     return {
-      keyId: stored.id,
-      deviceId: stored.deviceId,
-      appVersion: stored.appVersion,
+      keyId: key.id,
+      deviceId: key.deviceId,
+      appVersion: key.appVersion,
       algorithm: KEY_ALGORITHM,
-      publicKey: stored.publicKey,
-      publicKeyJwk: publicKeyJwk(stored.publicKey, stored.id),
-      status: keyStatus(stored, now),
-      expiresAt: stored.expiresAt,
-      createdAt: stored.createdAt,
+      publicKey: key.publicKey,
+      publicKeyJwk: publicKeyJwk(key.publicKey, key.id),
+      status: keyStatus(key, now),
+      expiresAt: key.expiresAt,
+      createdAt: key.createdAt,
     };
   }
 
@@ -106,22 +198,6 @@ export class KeysService {
     );
     if (reservation.granted) return reservation.reservationId;
     const freesAt = reservation.oldestInWindow.getTime() + windowMs;
-    throw new KmsError(ErrorCode.RATE_LIMITED, 'Too many keys generated for this device', {
-      retryAfterSeconds: Math.max(1, Math.ceil((freesAt - now.getTime()) / 1000)),
-    });
-  }
-
-  /** The stored key, or KEY_NOT_FOUND when unknown or past retention. */
-  async requireExisting(keyId: string): Promise<StoredKey> {
-    const stored = await this.keys.findById(keyId);
-    if (!stored || this.isGone(stored, this.clock.now())) throw keyNotFound();
-    return stored;
-  }
-
-  /** Past retention counts as deleted even before the daily job removes the row. */
-  isGone(stored: KeyLifecycleFields, now: Date): boolean {
-    return isPastRetention(stored, now, this.config.keys.retentionDays);
+    throw keyErrors.generationLimit(Math.max(1, Math.ceil((freesAt - now.getTime()) / 1000)));
   }
 }
-
-const keyRevoked = () => new KmsError(ErrorCode.KEY_REVOKED, 'Key is revoked');

@@ -1,28 +1,27 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { APP_CONFIG } from '../config/config.module';
-import type { AppConfig } from '../config/app-config';
-import { Clock } from '../common/clock';
+import { Clock } from '../common';
+import { APP_CONFIG, type AppConfig } from '../config';
+import { rate, round, toNumber } from '../database';
+import { KeysService } from '../keys';
+import {
+  DeviceRow,
+  FailureRow,
+  MetricEventsRepository,
+  OperationName,
+  OperationRow,
+  ProblemKeyRow,
+} from '../telemetry';
 import {
   DeviceMetrics,
   EncryptionMetricsSummary,
-  KeyStateCounts,
   OperationMetrics,
   OperationTotals,
   ProblematicKeys,
   ReasonCount,
 } from './models/encryption-metrics-summary.model';
-import {
-  DeviceRow,
-  FailureRow,
-  MetricsReads,
-  MetricsRepository,
-  OperationRow,
-  ProblemKeyRow,
-} from './metrics.repository';
-import { rate, round, toNumber } from './sql-numbers';
 
 const HOUR_MS = 60 * 60 * 1000;
-const DAY_MS = 24 * HOUR_MS;
+const KEY_GENERATION: OperationName = 'generate';
 /** Length of the capped lists (busiest devices, rate-limited devices, problem keys). */
 export const SUMMARY_LIST_LIMIT = 10;
 
@@ -31,7 +30,8 @@ export const SUMMARY_LIST_LIMIT = 10;
 export class MetricsSummaryService {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly repository: MetricsRepository,
+    private readonly metricEvents: MetricEventsRepository,
+    private readonly keys: KeysService,
     private readonly clock: Clock,
   ) {}
 
@@ -39,8 +39,8 @@ export class MetricsSummaryService {
     const now = this.clock.now();
     const window = { from: new Date(now.getTime() - timeframeHours * HOUR_MS), to: now };
     const { problemKeyMinFailures, problemKeyFailureRate } = this.config.metrics;
-    const { operationRows, failureRows, deviceRow, problemRows, keys } =
-      await this.repository.inSnapshot(async (reads) => ({
+    const [{ operationRows, failureRows, deviceRow, problemRows }, keys] = await Promise.all([
+      this.metricEvents.inSnapshot(async (reads) => ({
         operationRows: await reads.operations(window),
         failureRows: await reads.failures(window),
         deviceRow: await reads.devices(window, SUMMARY_LIST_LIMIT),
@@ -49,10 +49,11 @@ export class MetricsSummaryService {
           { minFailures: problemKeyMinFailures, minRate: problemKeyFailureRate },
           SUMMARY_LIST_LIMIT,
         ),
-        keys: await this.keyStatesAt(now, reads),
-      }));
+      })),
+      this.keys.countByState(),
+    ]);
     const operations = toOperations(operationRows, failureRows);
-    const generate = operations.find((entry) => entry.operation === 'generate');
+    const generate = operations.find((entry) => entry.operation === KEY_GENERATION);
     const keyGeneration = totalsOf(generate ? [generate] : []);
     return {
       window: { ...window, hours: timeframeHours },
@@ -66,22 +67,6 @@ export class MetricsSummaryService {
       devices: toDevices(deviceRow),
       problematicKeys: toProblemKeys(problemRows, problemKeyMinFailures, problemKeyFailureRate),
       keys,
-    };
-  }
-
-  /** Stored keys by state at the clock's now (also scraped by Prometheus). */
-  keyStates(): Promise<KeyStateCounts> {
-    return this.repository.inSnapshot((reads) => this.keyStatesAt(this.clock.now(), reads));
-  }
-
-  private async keyStatesAt(now: Date, reads: MetricsReads): Promise<KeyStateCounts> {
-    const cutoff = new Date(now.getTime() - this.config.keys.retentionDays * DAY_MS);
-    const row = await reads.keyStates(now, cutoff);
-    return {
-      active: toNumber(row.active),
-      deprecated: toNumber(row.deprecated),
-      revoked: toNumber(row.revoked),
-      awaitingDeletion: toNumber(row.awaitingDeletion),
     };
   }
 }

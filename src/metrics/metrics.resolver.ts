@@ -1,6 +1,6 @@
 import { Args, Query, Resolver } from '@nestjs/graphql';
 import GraphQLJSON from 'graphql-type-json';
-import { RequireScope, Scope } from '../common/auth/scopes';
+import { RequireScope, Scope } from '../access-control';
 import { DEFAULT_TIMEFRAME_HOURS, TimeframeArgs } from './dto/timeframe.args';
 import { MetricsSummaryService } from './metrics-summary.service';
 import { EncryptionMetricsSummary } from './models/encryption-metrics-summary.model';

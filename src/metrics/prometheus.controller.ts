@@ -1,6 +1,6 @@
 import { Controller, Get, Header } from '@nestjs/common';
 import { Registry } from 'prom-client';
-import { RequireScope, Scope } from '../common/auth/scopes';
+import { RequireScope, Scope } from '../access-control';
 import { PrometheusMetrics } from './prometheus.metrics';
 
 /** GET /metrics, Prometheus text format, for an API key with the ops scope (Prometheus: `authorization: { credentials: <key> }`). */

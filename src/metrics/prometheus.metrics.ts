@@ -1,11 +1,11 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { performance } from 'node:perf_hooks';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { ErrorCode } from '../common/errors/error-code';
-import type { MetricEvent } from './metric-event';
-import { MetricsRecorder } from './metrics.recorder';
-import { MetricsSummaryService } from './metrics-summary.service';
-import type { KeyStateCounts } from './models/encryption-metrics-summary.model';
+import { ErrorCode } from '../common';
+import { KeyCountsByState, KeysService } from '../keys';
+import { MetricEvent, MetricsRecorder, OperationName } from '../telemetry';
+
+const KEY_GENERATION: OperationName = 'generate';
 
 /** Scrapes closer together than this share one count of the key table. */
 export const KEY_STATES_CACHE_MS = 5_000;
@@ -21,7 +21,7 @@ const DURATION_BUCKETS_SECONDS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.
 export class PrometheusMetrics {
   readonly registry = new Registry();
   private readonly logger = new Logger(PrometheusMetrics.name);
-  private keyStates?: { at: number; counts: Promise<KeyStateCounts> };
+  private keyStates?: { at: number; counts: Promise<KeyCountsByState> };
 
   private readonly operations = new Counter({
     name: 'kms_operations_total',
@@ -53,7 +53,7 @@ export class PrometheusMetrics {
 
   constructor(
     private readonly recorder: MetricsRecorder,
-    private readonly summary: MetricsSummaryService,
+    private readonly keys: KeysService,
   ) {
     collectDefaultMetrics({ register: this.registry });
     this.registerRecorderGauges();
@@ -72,7 +72,7 @@ export class PrometheusMetrics {
     this.durations.observe(labels, event.duration / 1000);
     if (event.status !== 'failure') return;
     this.failures.inc({ operation: event.operation, reason: event.errorReason ?? 'UNKNOWN' });
-    if (event.operation === 'generate' && event.errorReason === ErrorCode.RATE_LIMITED) {
+    if (event.operation === KEY_GENERATION && event.errorReason === ErrorCode.RATE_LIMITED) {
       this.rateLimited.inc();
     }
   }
@@ -137,10 +137,10 @@ export class PrometheusMetrics {
     });
   }
 
-  private cachedKeyStates(): Promise<KeyStateCounts> {
+  private cachedKeyStates(): Promise<KeyCountsByState> {
     const now = performance.now();
     if (!this.keyStates || now - this.keyStates.at >= KEY_STATES_CACHE_MS) {
-      const counts = this.summary.keyStates();
+      const counts = this.keys.countByState();
       // A failed count is not cached.
       counts.catch(() => {
         if (this.keyStates?.counts === counts) this.keyStates = undefined;

@@ -1,18 +1,23 @@
+import type { OperationName } from './operations';
+
 export type MetricStatus = 'success' | 'failure';
 
 /** One measured operation, as stored in EncryptionMetric. */
 export interface MetricEvent {
-  operation: string;
+  operation: OperationName;
   status: MetricStatus;
   keyId?: string | null;
   deviceId?: string | null;
+  /** The error code (SPEC section 6) of a failure. */
   errorReason?: string | null;
+  /** The internal reason of a failure, finer than the code (see KmsError.reason). */
+  errorDetail?: string | null;
   /** Milliseconds. */
   duration: number;
   timestamp: Date;
 }
 
-/** Tags a measured operation learns as it goes (the key is known only after lookup). */
+/** What an operation learns about itself as it runs (the key is known only after lookup). */
 export interface MetricTags {
   keyId?: string | null;
   deviceId?: string | null;

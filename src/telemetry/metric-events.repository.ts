@@ -1,8 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import { PrismaService } from '../database/prisma.service';
+import { Batch, deleteInsertOnlyBatch, Prisma, PrismaService, SqlNumber } from '../database';
+import { ErrorCode } from '../common';
 import type { MetricEvent } from './metric-event';
-import type { SqlNumber } from './sql-numbers';
-import { endOfActiveLifeSql } from '../encryption/key-lifecycle.sql';
+import type { OperationName } from './operations';
+
+const KEY_GENERATION: OperationName = 'generate';
 
 /** A time window, both ends included. */
 export interface MetricWindow {
@@ -43,23 +45,24 @@ export interface ProblemKeyRow {
   matching: SqlNumber;
 }
 
-export interface KeyStateRow {
-  active: SqlNumber;
-  deprecated: SqlNumber;
-  revoked: SqlNumber;
-  awaitingDeletion: SqlNumber;
-}
-
 /** Longest a summary's snapshot may stay open. */
 const SNAPSHOT_TIMEOUT_MS = 60_000;
 
-/** EncryptionMetric writes, and the snapshot the summary reads in. */
+/**
+ * The EncryptionMetric table (owned by telemetry): the recorder's batched writes,
+ * the daily job's retention, and the snapshot the metrics report reads in.
+ */
 @Injectable()
-export class MetricsRepository {
+export class MetricEventsRepository {
   constructor(private readonly prisma: PrismaService) {}
 
   async insertMany(events: MetricEvent[]): Promise<void> {
     await this.prisma.encryptionMetric.createMany({ data: events });
+  }
+
+  /** A batch of rows older than `cutoff`, oldest first from `after` (METRICS_RETENTION_DAYS). */
+  deleteBefore(cutoff: Date, after: Date | null, limit: number): Promise<Batch<Date>> {
+    return deleteInsertOnlyBatch(this.prisma, 'EncryptionMetric', 'timestamp', Prisma.sql`"timestamp" < ${cutoff}`, after, limit);
   }
 
   /**
@@ -153,7 +156,8 @@ export class MetricsReads {
         SELECT "deviceId", count(*) AS rejections, max("timestamp") AS last_rejected
           FROM "EncryptionMetric"
          WHERE "status" = 'failure' AND "timestamp" BETWEEN ${from} AND ${to}
-           AND "operation" = 'generate' AND "errorReason" = 'RATE_LIMITED' AND "deviceId" IS NOT NULL
+           AND "operation" = ${KEY_GENERATION} AND "errorReason" = ${ErrorCode.RATE_LIMITED}
+           AND "deviceId" IS NOT NULL
          GROUP BY "deviceId"
       )
       SELECT (SELECT count(*) FROM per_device) AS active,
@@ -203,24 +207,5 @@ export class MetricsReads {
        WHERE failures >= ${String(thresholds.minRate)}::numeric * operations
        ORDER BY failures DESC, "keyId" COLLATE "C"
        LIMIT ${limit}`;
-  }
-
-  /**
-   * ClientEncryptionKey rows by state at `now`, by the rules of
-   * src/encryption/key-lifecycle.ts: revoked first; deprecated when marked or
-   * expired (marked or not); past retention (end of active life at or before
-   * `retentionCutoff` = now - KEY_RETENTION_DAYS) counts as deleted, in no state.
-   */
-  async keyStates(now: Date, retentionCutoff: Date): Promise<KeyStateRow> {
-    const [row] = await this.db.$queryRaw<KeyStateRow[]>`
-      SELECT count(*) FILTER (WHERE NOT gone AND revoked) AS revoked,
-             count(*) FILTER (WHERE NOT gone AND NOT revoked AND deprecated) AS deprecated,
-             count(*) FILTER (WHERE NOT gone AND NOT revoked AND NOT deprecated) AS active,
-             count(*) FILTER (WHERE gone) AS "awaitingDeletion"
-        FROM (SELECT "revokedAt" IS NOT NULL AS revoked,
-                     "deprecated" OR coalesce("expiresAt" <= ${now}, false) AS deprecated,
-                     coalesce(${endOfActiveLifeSql(now)} <= ${retentionCutoff}, false) AS gone
-                FROM "ClientEncryptionKey") states`;
-    return row;
   }
 }

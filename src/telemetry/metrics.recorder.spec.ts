@@ -1,11 +1,10 @@
 import { Logger } from '@nestjs/common';
-import { Clock } from '../common/clock';
-import { KmsError } from '../common/errors/kms-error';
-import { ErrorCode } from '../common/errors/error-code';
-import { loadConfig } from '../config/app-config';
+import { Clock, ErrorCode, KmsError } from '../common';
+import { loadConfig } from '../config';
+import { tagOperation } from './measured';
 import type { MetricEvent } from './metric-event';
+import type { MetricEventsRepository } from './metric-events.repository';
 import { MetricsRecorder } from './metrics.recorder';
-import type { MetricsRepository } from './metrics.repository';
 
 /** A repository whose writes the test completes or fails by hand. */
 class FakeRepository {
@@ -46,7 +45,7 @@ const event = (n: number): MetricEvent => ({
 function recorderWith(env: Record<string, string> = {}) {
   const repository = new FakeRepository();
   const config = loadConfig({ METRICS_FLUSH_INTERVAL_MS: '60000', ...env });
-  const recorder = new MetricsRecorder(config, repository as unknown as MetricsRepository, new Clock());
+  const recorder = new MetricsRecorder(config, repository as unknown as MetricEventsRepository, new Clock());
   return { recorder, repository };
 }
 
@@ -171,25 +170,41 @@ describe('MetricsRecorder', () => {
     expect(repository.written).toHaveLength(2);
   });
 
-  it('measures success and failure with the error code as reason', async () => {
+  it('measures success and failure with the error code as reason and the internal reason as detail', async () => {
     const { recorder, repository } = recorderWith();
-    await recorder.measure('decrypt', { keyId: 'k1' }, async (tags) => {
-      tags.deviceId = 'd1';
+    await recorder.measure('decrypt', { keyId: 'k1' }, async () => {
+      tagOperation({ deviceId: 'd1' });
       return 'ok';
     });
     await expect(
       recorder.measure('decrypt', {}, async () => {
-        throw new KmsError(ErrorCode.KEY_REVOKED, 'revoked');
+        throw new KmsError(ErrorCode.KEY_REVOKED, 'revoked', { reason: 'device-key-revoked' });
       }),
     ).rejects.toThrow('revoked');
-    await expect(recorder.measure('decrypt', {}, async () => Promise.reject(new Error('boom')))).rejects.toThrow();
+    await expect(recorder.measure('decrypt', {}, async () => Promise.reject(new TypeError('boom')))).rejects.toThrow();
     await recorder.flush();
-    expect(repository.written.map(({ status, errorReason, keyId, deviceId }) => ({ status, errorReason, keyId, deviceId })))
-      .toEqual([
-        { status: 'success', errorReason: null, keyId: 'k1', deviceId: 'd1' },
-        { status: 'failure', errorReason: 'KEY_REVOKED', keyId: null, deviceId: null },
-        { status: 'failure', errorReason: 'INTERNAL', keyId: null, deviceId: null },
-      ]);
+    const rows = repository.written.map(({ status, errorReason, errorDetail, keyId, deviceId }) => ({
+      status, errorReason, errorDetail, keyId, deviceId,
+    }));
+    expect(rows).toEqual([
+      { status: 'success', errorReason: null, errorDetail: null, keyId: 'k1', deviceId: 'd1' },
+      { status: 'failure', errorReason: 'KEY_REVOKED', errorDetail: 'device-key-revoked', keyId: null, deviceId: null },
+      { status: 'failure', errorReason: 'INTERNAL', errorDetail: 'TypeError', keyId: null, deviceId: null },
+    ]);
+  });
+
+  it('gives nested operations tag scopes of their own: the inner tags do not reach the outer row', async () => {
+    const { recorder, repository } = recorderWith();
+    await recorder.measure('rotate', { deviceId: 'd1' }, async () => {
+      await recorder.measure('generate', { deviceId: 'd1' }, async () => tagOperation({ keyId: 'new-key' }));
+      tagOperation({ keyId: 'rotated-to' });
+    });
+    tagOperation({ keyId: 'outside any operation' });
+    await recorder.flush();
+    expect(repository.written.map(({ operation, keyId }) => ({ operation, keyId }))).toEqual([
+      { operation: 'generate', keyId: 'new-key' },
+      { operation: 'rotate', keyId: 'rotated-to' },
+    ]);
   });
 
   it('keeps a NUL byte or an oversized id from poisoning a batch, and survives a failing observer', async () => {

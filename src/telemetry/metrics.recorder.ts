@@ -8,13 +8,12 @@ import {
 } from '@nestjs/common';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { APP_CONFIG } from '../config/config.module';
-import type { AppConfig } from '../config/app-config';
-import { Clock } from '../common/clock';
-import { ErrorCode } from '../common/errors/error-code';
-import { KmsError } from '../common/errors/kms-error';
+import { Clock, describeFailure } from '../common';
+import { APP_CONFIG, type AppConfig } from '../config';
+import { inOperationScope } from './measured';
 import type { MetricEvent, MetricTags } from './metric-event';
-import { MetricsRepository } from './metrics.repository';
+import { MetricEventsRepository } from './metric-events.repository';
+import type { OperationName } from './operations';
 
 /** Longest pause between write attempts while the database refuses them. */
 const MAX_RETRY_DELAY_MS = 30_000;
@@ -53,7 +52,7 @@ export class MetricsRecorder implements OnModuleInit, BeforeApplicationShutdown,
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly repository: MetricsRepository,
+    private readonly repository: MetricEventsRepository,
     private readonly clock: Clock,
   ) {}
 
@@ -121,32 +120,30 @@ export class MetricsRecorder implements OnModuleInit, BeforeApplicationShutdown,
   }
 
   /**
-   * Runs `work`, then records one success or failure row with its duration. The
-   * failure reason is the error code, never the message.
+   * Runs `work` as one operation (its own tag scope, see tagOperation), then records
+   * one success or failure row with its duration. A failure's reason is the error
+   * code, its detail the error's internal reason; never the message.
    */
-  async measure<T>(
-    operation: string,
-    tags: MetricTags,
-    work: (tags: MetricTags) => Promise<T>,
-  ): Promise<T> {
+  async measure<T>(operation: OperationName, tags: MetricTags, work: () => Promise<T>): Promise<T> {
     const started = performance.now();
     const timestamp = this.clock.now();
-    const finish = (status: 'success' | 'failure', errorReason: string | null) =>
+    const finish = (status: 'success' | 'failure', failure?: { code: string; reason: string }) =>
       this.record({
         operation,
         status,
-        errorReason,
+        errorReason: failure?.code ?? null,
+        errorDetail: failure && failure.reason !== failure.code ? failure.reason : null,
         keyId: tags.keyId ?? null,
         deviceId: tags.deviceId ?? null,
         duration: Math.round(performance.now() - started),
         timestamp,
       });
     try {
-      const result = await work(tags);
-      finish('success', null);
+      const result = await inOperationScope(tags, work);
+      finish('success');
       return result;
     } catch (error) {
-      finish('failure', error instanceof KmsError ? error.code : ErrorCode.INTERNAL);
+      finish('failure', describeFailure(error));
       throw error;
     }
   }
@@ -229,7 +226,7 @@ export class MetricsRecorder implements OnModuleInit, BeforeApplicationShutdown,
 
 /** PostgreSQL text cannot hold NUL: one bad id must not poison a whole batch. */
 function sanitized(event: MetricEvent): MetricEvent {
-  return { ...event, keyId: cleanId(event.keyId), deviceId: cleanId(event.deviceId) };
+  return { ...event, keyId: cleanId(event.keyId), deviceId: cleanId(event.deviceId), errorDetail: cleanId(event.errorDetail) };
 }
 
 function cleanId(value: string | null | undefined): string | null {

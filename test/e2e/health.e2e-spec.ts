@@ -1,4 +1,4 @@
-import { migrationNames } from '../../src/database/migration-status';
+import { migrationNames } from '../../src/database';
 import { startTestApp, TestApp } from '../support/test-app';
 
 describe('GET /health and /health/ready', () => {

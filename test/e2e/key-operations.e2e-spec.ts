@@ -1,5 +1,5 @@
-import { PrivateKeyCache } from '../../src/encryption/crypto/private-key-cache';
-import { MetricsRecorder } from '../../src/metrics/metrics.recorder';
+import { PrivateKeyCache } from '../../src/keys/crypto/private-key-cache';
+import { MetricsRecorder } from '../../src/telemetry';
 import { encryptWithWebCrypto } from '../support/clients';
 import { REVOKE_KEY, ROTATE_DEVICE_KEY, runJob } from '../support/key-rotation';
 import {

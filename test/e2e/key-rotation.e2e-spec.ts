@@ -1,6 +1,6 @@
 import { Client } from 'pg';
-import { KeyRotationRepository } from '../../src/key-rotation/key-rotation.repository';
-import { KeyRotationService } from '../../src/key-rotation/key-rotation.service';
+import { KeyMaintenance } from '../../src/keys';
+import { MetricEventsRepository } from '../../src/telemetry';
 import { encryptWithWebCrypto } from '../support/clients';
 import { RUN_KEY_ROTATION, runJob, seed } from '../support/key-rotation';
 import { decrypt, encrypt, ENCRYPTION_KEY, errorCode, generateKey, newDeviceId } from '../support/operations';
@@ -138,9 +138,8 @@ describe('daily job: batches', () => {
 
   it('changes at most KEY_ROTATION_BATCH_SIZE rows per statement and goes on until a batch is short', async () => {
     await seed(t, { now: t.clock.now(), expiredKeys: 35, oldMetrics: 45, recentMetrics: 5 });
-    const repository = t.app.get(KeyRotationRepository);
-    const deprecate = jest.spyOn(repository, 'deprecateExpiredKeys');
-    const deleteMetrics = jest.spyOn(repository, 'deleteMetricsBefore');
+    const deprecate = jest.spyOn(t.app.get(KeyMaintenance), 'deprecateExpiredKeys');
+    const deleteMetrics = jest.spyOn(t.app.get(MetricEventsRepository), 'deleteBefore');
 
     // 35 expired keys, 5 of them already deprecated by a rotation.
     expect(await runJob(t)).toMatchObject({ deprecatedKeys: 30, deletedMetrics: 45 });
@@ -172,31 +171,25 @@ describe('daily job: batches', () => {
 
   it('logs each run with its counts and duration', async () => {
     await seed(t, { now: t.clock.now(), expiredKeys: 3 });
-    const logger = (t.app.get(KeyRotationService) as any).logger;
-    const log = jest.spyOn(logger, 'log');
+    const mark = t.logs.mark();
     const report = await runJob(t);
-    expect(log).toHaveBeenCalledWith(
-      { trigger: 'operator', ...report, durationMs: expect.any(Number) },
-      'key rotation finished',
-    );
+    const finished = t.logs.since(mark).filter((line) => line.msg === 'key rotation finished');
+    expect(finished).toEqual([expect.objectContaining({ trigger: 'operator', ...report })]);
     expect(report.deprecatedKeys).toBe(3);
   });
 
   it('answers a failed run with INTERNAL, revealing nothing, and logs only the error name', async () => {
     await seed(t, { now: t.clock.now(), expiredKeys: 3 });
     const failure = Object.assign(new Error('syntax error near "SELECT secret FROM vault"'), { name: 'DriverAdapterError' });
-    jest.spyOn(t.app.get(KeyRotationRepository), 'deleteKeysEndedBy').mockRejectedValueOnce(failure);
-    const logger = (t.app.get(KeyRotationService) as any).logger;
-    const logError = jest.spyOn(logger, 'error');
+    jest.spyOn(t.app.get(KeyMaintenance), 'deleteKeysPastRetention').mockRejectedValueOnce(failure);
+    const mark = t.logs.mark();
 
     const response = await t.gql(RUN_KEY_ROTATION, {}, t.as('admin'));
     expect(errorCode(response)).toBe('INTERNAL');
     expect(JSON.stringify(response)).not.toMatch(/SELECT|secret|vault/);
-    expect(logError).toHaveBeenCalledWith(
-      expect.objectContaining({ errorName: 'DriverAdapterError', deprecatedKeys: 3, interrupted: true }),
-      'key rotation failed; the next run finishes the work',
-    );
-    expect(JSON.stringify(logError.mock.calls)).not.toMatch(/SELECT|secret/);
+    const failed = t.logs.since(mark).filter((line) => line.msg === 'key rotation failed; the next run finishes the work');
+    expect(failed).toEqual([expect.objectContaining({ errorName: 'DriverAdapterError', deprecatedKeys: 3, interrupted: true })]);
+    expect(JSON.stringify(t.logs.since(mark))).not.toMatch(/SELECT|secret|vault/);
     expect(await runJob(t)).toMatchObject({ skipped: false, interrupted: false, deprecatedKeys: 0 });
   });
 });

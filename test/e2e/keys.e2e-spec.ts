@@ -3,7 +3,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MasterKeyRing } from '../../src/encryption/crypto/master-key-ring';
+import { MasterKeyRing } from '../../src/keys';
 import { encryptWithWebCrypto } from '../support/clients';
 import {
   ACTIVE_KEY,

@@ -68,6 +68,14 @@ describe('logs', () => {
     expect(requests).toContainEqual(expect.objectContaining({ operation: 'Generate', outcome: 'UNAUTHENTICATED' }));
   });
 
+  it('tell apart, by internal reason, failures that share a code on the wire', () => {
+    const requests = lines.filter((line) => line.msg === 'request completed');
+    expect(requests).toContainEqual(expect.objectContaining({ outcome: 'UNAUTHENTICATED', reasons: 'api-key-unknown' }));
+    expect(requests).toContainEqual(expect.objectContaining({ outcome: 'DECRYPTION_FAILED', reasons: 'decryption-rejected' }));
+    expect(requests).toContainEqual(expect.objectContaining({ outcome: 'BAD_USER_INPUT', reasons: 'input-invalid' }));
+    expect(requests.filter((line) => line.outcome === 'ok').every((line) => line.reasons === undefined)).toBe(true);
+  });
+
   it('reuse a well-formed x-request-id and return it', () => {
     expect(requestIdFromHeader).toBe('trace-me-123');
     expect(lines).toContainEqual(expect.objectContaining({ req: expect.objectContaining({ id: 'trace-me-123' }) }));

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startEmbeddedPostgres } from '../../src/database/embedded-postgres';
-import { applyMigrations } from '../../src/database/schema-engine';
+import { startEmbeddedPostgres } from '../../src/database';
+import { applyMigrations } from '../../src/database';
 import { freePort } from './free-port';
 import { databaseUrl, onServer } from './test-server';
 
@@ -13,6 +13,10 @@ import { databaseUrl, onServer } from './test-server';
  * so runs and files never see each other's rows.
  */
 export default async function globalSetup() {
+  // Projects that need a database (repo, e2e) each name this setup: the first one sets up for all.
+  const shared = globalThis as { kmsTestSetups?: number };
+  shared.kmsTestSetups = (shared.kmsTestSetups ?? 0) + 1;
+  if (shared.kmsTestSetups > 1) return;
   const runId = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
   let serverUrl = process.env.TEST_DATABASE_URL;
   if (!serverUrl) {

@@ -8,6 +8,10 @@ import { onServer } from './test-server';
  * then scans every service log line of the run for secrets (a leak fails the run).
  */
 export default async function globalTeardown() {
+  // The last project to finish tears down what the first one set up.
+  const shared = globalThis as { kmsTestSetups?: number };
+  shared.kmsTestSetups = (shared.kmsTestSetups ?? 1) - 1;
+  if (shared.kmsTestSetups > 0) return;
   const serverUrl = process.env.KMS_TEST_SERVER_URL;
   const runId = process.env.KMS_TEST_RUN_ID;
   if (serverUrl && runId) {

@@ -1,6 +1,8 @@
-import type { KeyRotationRepository } from '../../src/key-rotation/key-rotation.repository';
-import { KeyRotationService } from '../../src/key-rotation/key-rotation.service';
-import type { RotationReport } from '../../src/key-rotation/rotation-report';
+import type { INestApplicationContext } from '@nestjs/common';
+import { AuthMaintenance } from '../../src/auth';
+import { KeyRotationService, RotationReport } from '../../src/key-rotation';
+import { KeyMaintenance } from '../../src/keys';
+import { MetricEventsRepository } from '../../src/telemetry';
 import { KEY_FIELDS } from './operations';
 import { LifecycleRows, seedLifecycleRows, snapshotLifecycleTables } from './lifecycle-rows';
 import type { TestApp } from './test-app';
@@ -11,24 +13,27 @@ export const REVOKE_KEY = `mutation Revoke($keyId: ID!, $reason: String!) {
   revokeEncryptionKey(keyId: $keyId, reason: $reason) { ${KEY_FIELDS} }
 }`;
 
-/** The job's batch statements, in the order it runs them. */
-export const BATCH_STATEMENTS = [
-  'deprecateExpiredKeys',
-  'deleteKeysEndedBy',
-  'deleteMetricsBefore',
-  'purgeExpiredConsumedCiphertexts',
-  'purgeKeyGenerationsUpTo',
-] as const satisfies readonly (keyof KeyRotationRepository)[];
+/** The job's batch statements, in the order it runs them, each on the module that owns its table. */
+const BATCH_OWNERS = {
+  'KeyMaintenance.deprecateExpiredKeys': [KeyMaintenance, 'deprecateExpiredKeys'],
+  'KeyMaintenance.deleteKeysPastRetention': [KeyMaintenance, 'deleteKeysPastRetention'],
+  'MetricEventsRepository.deleteBefore': [MetricEventsRepository, 'deleteBefore'],
+  'AuthMaintenance.purgeSpentCiphertexts': [AuthMaintenance, 'purgeSpentCiphertexts'],
+  'KeyMaintenance.purgeKeyGenerations': [KeyMaintenance, 'purgeKeyGenerations'],
+} as const;
+export type BatchStatement = keyof typeof BATCH_OWNERS;
+export const BATCH_STATEMENTS = Object.keys(BATCH_OWNERS) as BatchStatement[];
 
-/** Wraps each batch statement of `repository` with `around` (which calls on or not). */
+/** Wraps each batch statement of the app's job with `around` (which calls on or not). */
 export function aroundBatches(
-  repository: KeyRotationRepository,
-  around: (statement: string, proceed: () => Promise<unknown>) => Promise<unknown>,
+  app: INestApplicationContext,
+  around: (statement: BatchStatement, proceed: () => Promise<unknown>) => Promise<unknown>,
 ) {
-  const methods = repository as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
-  for (const name of BATCH_STATEMENTS) {
-    const original = methods[name].bind(repository);
-    methods[name] = (...args) => around(name, () => original(...args));
+  for (const statement of BATCH_STATEMENTS) {
+    const [owner, method] = BATCH_OWNERS[statement];
+    const instance = app.get<object>(owner) as Record<string, (...args: unknown[]) => Promise<unknown>>;
+    const original = instance[method].bind(instance);
+    instance[method] = (...args) => around(statement, () => original(...args));
   }
 }
 

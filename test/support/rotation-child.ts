@@ -7,10 +7,9 @@
 import 'reflect-metadata';
 import { Test } from '@nestjs/testing';
 import { AppModule } from '../../src/app.module';
-import { Clock } from '../../src/common/clock';
-import { loadConfig } from '../../src/config/app-config';
-import { KeyRotationRepository } from '../../src/key-rotation/key-rotation.repository';
-import { KeyRotationService } from '../../src/key-rotation/key-rotation.service';
+import { Clock } from '../../src/common';
+import { loadConfig } from '../../src/config';
+import { KeyRotationService } from '../../src/key-rotation';
 import { aroundBatches } from './key-rotation';
 import { TestClock } from './test-clock';
 
@@ -25,7 +24,7 @@ async function main() {
 
   let batches = 0;
   const pauseAfter = Number(process.env.KMS_CHILD_PAUSE_AFTER);
-  aroundBatches(app.get(KeyRotationRepository), async (_, proceed) => {
+  aroundBatches(app, async (_, proceed) => {
     if (batches === pauseAfter) {
       process.send!('paused');
       await new Promise(() => undefined);

@@ -3,13 +3,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Test } from '@nestjs/testing';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { ApiKeysService } from '../../src/api-keys/api-keys.service';
+import { readFileSync } from 'node:fs';
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { __resetOutOfContextForTests: resetOutOfRequestLogger } = require('nestjs-pino/PinoLogger') as {
+  __resetOutOfContextForTests(): void;
+};
+import { ApiKeysService, Scope } from '../../src/access-control';
 import { configureApp } from '../../src/app.factory';
 import { AppModule } from '../../src/app.module';
-import { Scope } from '../../src/common/auth/scopes';
-import { Clock } from '../../src/common/clock';
-import { AppConfig, loadConfig } from '../../src/config/app-config';
-import { PrismaService } from '../../src/database/prisma.service';
+import { Clock } from '../../src/common';
+import { AppConfig, loadConfig } from '../../src/config';
+import { PrismaService } from '../../src/database';
 import { rememberSecret } from './secrets-ledger';
 import { TestClock } from './test-clock';
 import { createTestDatabase, TestDatabase } from './test-database';
@@ -39,13 +43,38 @@ export interface TestApp {
    * every gql() call for a protected operation (all but the client ones).
    */
   as(scope: `${Scope}`): Record<string, string>;
+  /** This app's own log lines (JSON, in LOG_FILE), to assert on what it logged. */
+  logs: LogFile;
   close(): Promise<void>;
+}
+
+export type LogLine = Record<string, any> & { msg?: string };
+
+export interface LogFile {
+  /** Every line so far. */
+  all(): LogLine[];
+  /** A position to read from later: `since(mark())`. */
+  mark(): number;
+  since(mark: number): LogLine[];
+}
+
+function logFile(path: string): LogFile {
+  const all = (): LogLine[] => {
+    let text = '';
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch {
+      return [];
+    }
+    return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as LogLine);
+  };
+  return { all, mark: () => all().length, since: (mark) => all().slice(mark) };
 }
 
 /** One API key per scope, named after it (`test-service`, ...). */
 async function createScopeKeys(apiKeys: ApiKeysService): Promise<Record<Scope, string>> {
   const keys = {} as Record<Scope, string>;
-  for (const scope of Object.values(Scope)) {
+  for (const scope of Object.values(Scope) as Scope[]) {
     keys[scope] = (await apiKeys.create(`test-${scope}`, [scope])).key;
     rememberSecret(keys[scope]);
   }
@@ -64,7 +93,8 @@ export function testEnvironment(overrides: Record<string, string> = {}): Record<
   return {
     NODE_ENV: 'test',
     LOG_LEVEL: 'debug',
-    LOG_FILE: join(logDir, `app-${process.env.JEST_WORKER_ID ?? '0'}.log`),
+    // A file per app, so that a test reads what its own app logged (the run scans them all).
+    LOG_FILE: join(logDir, `app-${process.env.JEST_WORKER_ID ?? '0'}-${randomBytes(4).toString('hex')}.log`),
     DATA_DIR: join(tmpdir(), 'kms-test-data'),
     METRICS_FLUSH_INTERVAL_MS: '100',
     ...TEST_SECRETS,
@@ -82,6 +112,10 @@ export async function startTestApp(
   const database = options.database ?? (await createTestDatabase());
   const config = loadConfig(testEnvironment({ ...options.env, DATABASE_URL: database.url }));
   const clock = options.clock ?? new TestClock();
+  // nestjs-pino sends log lines written outside a request to the first app of the
+  // process; start each app with its own, so that `logs` holds what it said. (Two
+  // apps alive at once share the newer one's file for those lines.)
+  resetOutOfRequestLogger();
   const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] })
     .overrideProvider(Clock)
     .useValue(clock)
@@ -114,6 +148,7 @@ export async function startTestApp(
     database,
     gql,
     as: (scope) => ({ authorization: `Bearer ${keys[scope as Scope]}` }),
+    logs: logFile(config.log.file!),
     close: async () => {
       await app.close();
       if (!options.database) await database.drop();

@@ -1,4 +1,4 @@
-import { Clock } from '../../src/common/clock';
+import { Clock } from '../../src/common';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 

@@ -1,15 +1,12 @@
 import { ArgsType, Field, ID, InputType } from '@nestjs/graphql';
-import { ArrayMinSize, ArrayUnique, IsEnum, IsString, Length, Matches } from 'class-validator';
-import { Scope } from '../../common/auth/scopes';
-import { PRINTABLE } from '../../common/validation/identifiers';
-
+import { ArrayMinSize, ArrayUnique, IsEnum } from 'class-validator';
+import { IsIdentifier } from '../../common';
+import { Scope } from '../scopes';
 
 @InputType()
 export class CreateApiKeyInput {
   @Field({ description: 'Who holds the key, e.g. "payments-backend". Appears in logs.' })
-  @IsString()
-  @Length(1, 100)
-  @Matches(PRINTABLE, { message: 'name must be printable ASCII without surrounding spaces' })
+  @IsIdentifier('name', 100)
   name!: string;
 
   @Field(() => [String], { description: 'Any of client, service, ops, admin.' })
@@ -22,8 +19,6 @@ export class CreateApiKeyInput {
 @ArgsType()
 export class ApiKeyIdArgs {
   @Field(() => ID)
-  @IsString()
-  @Length(1, 64)
-  @Matches(PRINTABLE, { message: 'id must be printable ASCII' })
+  @IsIdentifier('id', 64)
   id!: string;
 }

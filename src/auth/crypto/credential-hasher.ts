@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { hash, parseOptions, verify, type Algorithm, type Options } from '@node-rs/argon2';
-import { APP_CONFIG } from '../../config/config.module';
-import type { AppConfig } from '../../config/app-config';
+import { APP_CONFIG, type AppConfig } from '../../config';
 import { AUTH_PEPPER } from './pepper.provider';
 
 // Algorithm.Argon2id: a const enum, which is not there at run time when compiled file by file.

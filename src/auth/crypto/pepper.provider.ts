@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Logger, Provider } from '@nestjs/common';
-import { APP_CONFIG } from '../../config/config.module';
-import type { AppConfig } from '../../config/app-config';
-import { readOrCreateDevSecret } from '../../common/dev-secret-file';
+import { APP_CONFIG, type AppConfig } from '../../config';
+import { readOrCreateDevSecret } from '../../common';
 
 /** Injection token for the pepper (a Buffer) mixed into every credential hash. */
 export const AUTH_PEPPER = Symbol('AUTH_PEPPER');

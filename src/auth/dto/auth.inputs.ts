@@ -1,6 +1,6 @@
 import { Field, ID, InputType } from '@nestjs/graphql';
-import { IsString, Length, Matches } from 'class-validator';
-import { KEY_ID_MAX, PRINTABLE } from '../../common/validation/identifiers';
+import { IsString } from 'class-validator';
+import { IsIdentifier, KEY_ID_MAX } from '../../common';
 
 const CIPHERTEXT = 'Encrypted with the key (SPEC section 3): base64 RSA-OAEP-SHA256, or JWE compact. Single use.';
 
@@ -8,15 +8,11 @@ const CIPHERTEXT = 'Encrypted with the key (SPEC section 3): base64 RSA-OAEP-SHA
 @InputType({ isAbstract: true })
 abstract class CredentialInput {
   @Field()
-  @IsString()
-  @Length(1, 128)
-  @Matches(PRINTABLE, { message: 'userId must be printable ASCII without surrounding spaces' })
+  @IsIdentifier('userId', 128)
   userId!: string;
 
   @Field(() => ID)
-  @IsString()
-  @Length(1, KEY_ID_MAX)
-  @Matches(PRINTABLE, { message: 'keyId must be printable ASCII' })
+  @IsIdentifier('keyId', KEY_ID_MAX)
   keyId!: string;
 }
 

@@ -15,7 +15,7 @@ describe('formatGraphQLError', () => {
   beforeEach(() => (reports.length = 0));
 
   it('passes domain errors through with their code and extensions', () => {
-    const error = new KmsError(ErrorCode.RATE_LIMITED, 'Too many', { retryAfterSeconds: 7 });
+    const error = new KmsError(ErrorCode.RATE_LIMITED, 'Too many', { reason: 'device-generation-limit', extensions: { retryAfterSeconds: 7 } });
     expect(format(formatted(), resolverError(error))).toEqual({
       message: 'Too many',
       path: ['op'],

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { HttpException, HttpStatus } from '@nestjs/common';
+import { HttpException } from '@nestjs/common';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { ErrorCode } from './error-code';
+import { codeForHttpStatus } from './http-status';
 import { KmsError } from './kms-error';
 
 /** GraphQL's own request errors (parse, validation, variable coercion, CSRF): the caller's fault. */
@@ -17,14 +18,6 @@ const REQUEST_ERROR_CODES = new Set([
   'INTROSPECTION_DISABLED',
   'MAX_RECURSIVE_SELECTIONS_EXCEEDED',
 ]);
-
-const HTTP_STATUS_CODES: Partial<Record<number, ErrorCode>> = {
-  [HttpStatus.BAD_REQUEST]: ErrorCode.BAD_USER_INPUT,
-  [HttpStatus.UNAUTHORIZED]: ErrorCode.UNAUTHENTICATED,
-  [HttpStatus.FORBIDDEN]: ErrorCode.FORBIDDEN,
-  [HttpStatus.PAYLOAD_TOO_LARGE]: ErrorCode.PAYLOAD_TOO_LARGE,
-  [HttpStatus.TOO_MANY_REQUESTS]: ErrorCode.RATE_LIMITED,
-};
 
 export interface InternalErrorReport {
   correlationId: string;
@@ -50,12 +43,9 @@ export function formatGraphQLError(
   if (cause instanceof KmsError) {
     return { ...base, message: cause.message, extensions: { ...cause.extensions, code: cause.code } };
   }
-  if (cause instanceof HttpException && HTTP_STATUS_CODES[cause.getStatus()]) {
-    return {
-      ...base,
-      message: httpExceptionMessage(cause),
-      extensions: { code: HTTP_STATUS_CODES[cause.getStatus()] },
-    };
+  const httpCode = cause instanceof HttpException ? codeForHttpStatus(cause.getStatus()) : undefined;
+  if (httpCode) {
+    return { ...base, message: httpExceptionMessage(cause as HttpException), extensions: { code: httpCode } };
   }
   const code = formatted.extensions?.code;
   if (typeof code === 'string' && REQUEST_ERROR_CODES.has(code) && !isUnexpected(cause)) {

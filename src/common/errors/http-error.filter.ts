@@ -2,34 +2,33 @@ import { ArgumentsHost, Catch, HttpException, HttpStatus } from '@nestjs/common'
 import { BaseExceptionFilter } from '@nestjs/core';
 import type { GqlContextType } from '@nestjs/graphql';
 import type { Request, Response } from 'express';
-import { ErrorCode } from './error-code';
-
-const CODES: Partial<Record<number, ErrorCode>> = {
-  [HttpStatus.PAYLOAD_TOO_LARGE]: ErrorCode.PAYLOAD_TOO_LARGE,
-  [HttpStatus.BAD_REQUEST]: ErrorCode.BAD_USER_INPUT,
-  [HttpStatus.UNSUPPORTED_MEDIA_TYPE]: ErrorCode.BAD_USER_INPUT,
-};
+import { codeForHttpStatus, httpStatusForCode } from './http-status';
+import { KmsError } from './kms-error';
 
 /**
- * Errors raised on /graphql before GraphQL runs (body too large, malformed JSON)
- * answer in GraphQL's shape with a code from the fixed set, keeping the HTTP
- * status. Resolver errors are left to the GraphQL formatter; other routes keep
- * Nest's behaviour.
+ * Errors outside GraphQL execution. On /graphql (body too large, malformed JSON)
+ * they answer in GraphQL's shape with a code from the fixed set, keeping the HTTP
+ * status. A KmsError on a plain route (the scope guard on GET /metrics) answers
+ * with its code and the status the shared table gives it. Resolver errors are left
+ * to the GraphQL formatter; anything else keeps Nest's behaviour.
  */
 @Catch()
 export class GraphqlHttpErrorFilter extends BaseExceptionFilter {
   override catch(exception: unknown, host: ArgumentsHost): unknown {
     if (host.getType<GqlContextType>() === 'graphql') return exception;
     const http = host.switchToHttp();
-    const request = http.getRequest<Request>();
+    const response = http.getResponse<Response>();
+    if (exception instanceof KmsError) {
+      const statusCode = httpStatusForCode(exception.code);
+      response.status(statusCode).json({ statusCode, code: exception.code, message: exception.message });
+      return undefined;
+    }
     const status = statusOf(exception);
-    const code = status === undefined ? undefined : CODES[status];
-    if (request.path !== '/graphql' || status === undefined || !code) {
+    const code = status === undefined ? undefined : codeForHttpStatus(status);
+    if (http.getRequest<Request>().path !== '/graphql' || status === undefined || !code) {
       return super.catch(exception, host);
     }
-    http.getResponse<Response>().status(status).json({
-      errors: [{ message: publicMessage(status), extensions: { code } }],
-    });
+    response.status(status).json({ errors: [{ message: publicMessage(status), extensions: { code } }] });
     return undefined;
   }
 }

@@ -1,24 +1,49 @@
+import { HttpException } from '@nestjs/common';
 import { ErrorCode } from './error-code';
+import { codeForHttpStatus } from './http-status';
+
+export interface KmsErrorOptions {
+  /**
+   * Why, for operators: logs and metric rows carry it, clients never see it (the
+   * wire keeps the SPEC code). Kebab-case, from a fixed list per module, e.g.
+   * `api-key-unknown` vs `device-key-unknown` (both mean "not found" to a client).
+   * Defaults to the code.
+   */
+  reason?: string;
+  /** Shown to the client next to the code (retryAfterSeconds, lockedUntil, ...). */
+  extensions?: Record<string, unknown>;
+}
 
 /**
- * A domain error: its message and extensions are safe to show to the caller.
- * Anything thrown that is not a KmsError is reported as INTERNAL.
+ * A domain error: its code, message and extensions are safe to show to the caller.
+ * Anything thrown that is not a KmsError is reported as INTERNAL. Each module
+ * gathers the errors it raises in its own `*.errors.ts`.
  */
 export class KmsError extends Error {
+  readonly reason: string;
+  readonly extensions: Record<string, unknown>;
+
   constructor(
     readonly code: ErrorCode,
     message: string,
-    readonly extensions: Record<string, unknown> = {},
+    options: KmsErrorOptions = {},
   ) {
     super(message);
     this.name = 'KmsError';
+    this.reason = options.reason ?? code;
+    this.extensions = options.extensions ?? {};
   }
 }
 
-export const badInput = (message: string, extensions?: Record<string, unknown>) =>
-  new KmsError(ErrorCode.BAD_USER_INPUT, message, extensions);
+/** The caller's input is wrong in a way the schema could not tell. */
+export const badInput = (message: string, reason = 'bad-input') =>
+  new KmsError(ErrorCode.BAD_USER_INPUT, message, { reason });
 
-export const keyNotFound = () => new KmsError(ErrorCode.KEY_NOT_FOUND, 'Key not found');
-
-/** Deliberately says nothing more: no padding or format oracle. */
-export const decryptionFailed = () => new KmsError(ErrorCode.DECRYPTION_FAILED, 'Decryption failed');
+/** The public code and the internal reason of whatever was thrown. */
+export function describeFailure(error: unknown): { code: ErrorCode; reason: string } {
+  if (error instanceof KmsError) return { code: error.code, reason: error.reason };
+  // The validation pipe's refusals (and other HTTP exceptions) map through the status table.
+  const code = error instanceof HttpException ? codeForHttpStatus(error.getStatus()) : undefined;
+  if (code) return { code, reason: code === ErrorCode.BAD_USER_INPUT ? 'input-invalid' : code };
+  return { code: ErrorCode.INTERNAL, reason: error instanceof Error ? error.name : typeof error };
+}

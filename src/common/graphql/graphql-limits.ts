@@ -9,7 +9,7 @@ import {
   ValidationRule,
 } from 'graphql';
 import type { NextFunction, Request, Response } from 'express';
-import type { AppConfig } from '../../config/app-config';
+import type { AppConfig } from '../../config';
 import { ErrorCode } from '../errors/error-code';
 
 /**

@@ -3,7 +3,7 @@ import type { ApolloDriverConfig } from '@nestjs/apollo';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import GraphQLJSON from 'graphql-type-json';
-import type { AppConfig } from '../../config/app-config';
+import type { AppConfig } from '../../config';
 import { formatGraphQLError } from '../errors/format-graphql-error';
 import { requestOutcomePlugin } from '../logging/request-outcome.plugin';
 import { graphqlValidationRules } from './graphql-limits';
@@ -14,7 +14,7 @@ const logger = new Logger('GraphQL');
 export function graphqlOptions(config: AppConfig): Omit<ApolloDriverConfig, 'driver'> {
   return {
     path: '/graphql',
-    // The schema is built in memory; `npm run schema:print` writes schema.graphql for review.
+    // The schema is built in memory; `npm run schema:update` writes schema.graphql for review.
     autoSchemaFile: true,
     sortSchema: true,
     resolvers: { JSON: GraphQLJSON },

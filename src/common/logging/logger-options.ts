@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import pino, { type DestinationStream, type LoggerOptions } from 'pino';
 import type { Options as PinoHttpOptions } from 'pino-http';
-import type { AppConfig } from '../../config/app-config';
-import type { LoggedRequest } from './request-outcome.plugin';
+import type { AppConfig } from '../../config';
+import { requestLogFields } from './request-log';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -77,15 +77,8 @@ export function httpLoggerOptions(config: AppConfig): PinoHttpOptions {
     },
     autoLogging: { ignore: (req: IncomingMessage) => req.url?.startsWith('/health') ?? false },
     // Who asked for what, and how it went: the caller's key name (never the key),
-    // the GraphQL operation and its outcome (error codes only).
-    customProps: (req: IncomingMessage) => {
-      const { caller, graphql } = req as IncomingMessage & LoggedRequest;
-      return {
-        callerKey: caller ? caller.name : caller === null ? 'anonymous' : undefined,
-        operation: graphql?.operation,
-        outcome: graphql?.outcome,
-      };
-    },
+    // the GraphQL operation, its outcome (error codes only) and the failures' reasons.
+    customProps: (req: IncomingMessage) => ({ ...requestLogFields(req) }),
     customLogLevel: (req: IncomingMessage, res: ServerResponse, error?: Error) => {
       if (error || res.statusCode >= 500) return 'error';
       if (res.statusCode >= 400) return 'warn';

@@ -1,7 +1,9 @@
-import { generateKeyPairSync, webcrypto } from 'node:crypto';
-import { KmsError } from '../../common/errors/kms-error';
+import { createPublicKey, generateKeyPairSync, webcrypto } from 'node:crypto';
+import { KmsError } from '../../common';
 import { decryptCiphertext, encryptToJwe, jweLength, parseCiphertext } from './ciphertext';
-import { importPublicKey } from './rsa';
+
+const importPublicKey = (pem: string) =>
+  webcrypto.subtle.importKey('spki', createPublicKey(pem).export({ type: 'spki', format: 'der' }), { name: 'RSA-OAEP', hash: 'SHA-256' }, false, ['encrypt', 'wrapKey']);
 
 describe('ciphertext formats', () => {
   const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });

@@ -1,7 +1,7 @@
 import { createHash, webcrypto } from 'node:crypto';
 import { CompactEncrypt, compactDecrypt, decodeProtectedHeader } from 'jose';
-import { decryptionFailed } from '../../common/errors/kms-error';
-import { KEY_ALGORITHM } from './rsa';
+import { KEY_ALGORITHM } from '../../keys';
+import { encryptionErrors } from '../encryption.errors';
 
 const CONTENT_ENCRYPTION = 'A256GCM';
 const RSA_2048_BYTES = 256;
@@ -21,7 +21,7 @@ export function parseCiphertext(text: string): Ciphertext {
     const kid = typeof header.kid === 'string' ? header.kid : undefined;
     return { format: 'jwe', text, kid };
   } catch {
-    throw decryptionFailed();
+    throw encryptionErrors.decryptionFailed('ciphertext-malformed');
   }
 }
 
@@ -51,10 +51,11 @@ export async function decryptCiphertext(
   ciphertext: Ciphertext,
   privateKey: webcrypto.CryptoKey,
 ): Promise<string> {
+  const bytes = rsaBytes(ciphertext);
+  if (bytes.length !== RSA_2048_BYTES) throw encryptionErrors.decryptionFailed('ciphertext-malformed');
+  let plaintext: Uint8Array;
   try {
-    const bytes = rsaBytes(ciphertext);
-    if (bytes.length !== RSA_2048_BYTES) throw new Error('not an RSA-2048 ciphertext');
-    const plaintext =
+    plaintext =
       ciphertext.format === 'raw'
         ? new Uint8Array(await webcrypto.subtle.decrypt({ name: 'RSA-OAEP' }, privateKey, bytes))
         : (
@@ -63,9 +64,13 @@ export async function decryptCiphertext(
               contentEncryptionAlgorithms: [CONTENT_ENCRYPTION],
             })
           ).plaintext;
+  } catch {
+    throw encryptionErrors.decryptionFailed('decryption-rejected');
+  }
+  try {
     return UTF8.decode(plaintext);
   } catch {
-    throw decryptionFailed();
+    throw encryptionErrors.decryptionFailed('plaintext-not-utf8');
   }
 }
 

@@ -1,48 +1,11 @@
-import { ArgsType, Field, ID, InputType } from '@nestjs/graphql';
-import { IsOptional, IsString, Length, Matches, MaxLength } from 'class-validator';
-import { KEY_ID_MAX, PRINTABLE } from '../../common/validation/identifiers';
-
-
-@InputType()
-export class GenerateEncryptionKeyInput {
-  @Field()
-  @IsString()
-  @Length(1, 128)
-  @Matches(PRINTABLE, { message: 'deviceId must be printable ASCII without surrounding spaces' })
-  deviceId!: string;
-
-  @Field(() => String, { nullable: true })
-  @IsOptional()
-  @IsString()
-  @MaxLength(64)
-  @Matches(PRINTABLE, { message: 'appVersion must be printable ASCII without surrounding spaces' })
-  appVersion?: string | null;
-}
-
-@ArgsType()
-export class KeyIdArgs {
-  @Field(() => ID)
-  @IsString()
-  @Length(1, KEY_ID_MAX)
-  @Matches(PRINTABLE, { message: 'keyId must be printable ASCII' })
-  keyId!: string;
-}
-
-@ArgsType()
-export class DeviceIdArgs {
-  @Field()
-  @IsString()
-  @Length(1, 128)
-  @Matches(PRINTABLE, { message: 'deviceId must be printable ASCII without surrounding spaces' })
-  deviceId!: string;
-}
+import { Field, ID, InputType } from '@nestjs/graphql';
+import { IsOptional, IsString } from 'class-validator';
+import { IsIdentifier, KEY_ID_MAX } from '../../common';
 
 @InputType()
 export class EncryptDataInput {
   @Field(() => ID)
-  @IsString()
-  @Length(1, KEY_ID_MAX)
-  @Matches(PRINTABLE, { message: 'keyId must be printable ASCII' })
+  @IsIdentifier('keyId', KEY_ID_MAX)
   keyId!: string;
 
   /** Size is checked by the service (PAYLOAD_TOO_LARGE), not here. */
@@ -58,9 +21,7 @@ export class DecryptDataInput {
     description: 'Required for raw RSA-OAEP ciphertexts; for JWE taken from kid when omitted.',
   })
   @IsOptional()
-  @IsString()
-  @Length(1, KEY_ID_MAX)
-  @Matches(PRINTABLE, { message: 'keyId must be printable ASCII' })
+  @IsIdentifier('keyId', KEY_ID_MAX)
   keyId?: string | null;
 
   /** Size is checked by the service (PAYLOAD_TOO_LARGE) before any cryptography. */

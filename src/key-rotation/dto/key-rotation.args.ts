@@ -1,6 +1,6 @@
 import { ArgsType, Field } from '@nestjs/graphql';
 import { IsString, Length, Matches } from 'class-validator';
-import { KeyIdArgs } from '../../encryption/dto/encryption.inputs';
+import { KeyIdArgs } from '../../keys';
 
 /** Any script, but no control or invisible format characters and no surrounding space. */
 const REASON = /^[^\p{C}\s](?:[^\p{C}]*[^\p{C}\s])?$/u;

@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Logger, Provider } from '@nestjs/common';
-import { APP_CONFIG } from '../../config/config.module';
-import { AppConfig, parseMasterKeys } from '../../config/app-config';
-import { readOrCreateDevSecret } from '../../common/dev-secret-file';
+import { readOrCreateDevSecret } from '../../common';
+import { APP_CONFIG, type AppConfig, parseMasterKeys } from '../../config';
 import { MasterKeyRing } from './master-key-ring';
 
 export const DEV_MASTER_KEY_FILE = 'master-key.dev';

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import type { MasterKeyEntry } from '../../config/app-config';
+import type { MasterKeyEntry } from '../../config';
 
 const FORMAT = 'kms1';
 const IV_BYTES = 12;

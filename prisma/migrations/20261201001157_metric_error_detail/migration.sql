@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "EncryptionMetric" ADD COLUMN     "errorDetail" TEXT;

@@ -1,0 +1,19 @@
+/**
+ * What every module shares and nothing feature-specific: the clock, the error
+ * vocabulary (codes, KmsError, the HTTP status table, the GraphQL formatter),
+ * GraphQL server options and limits, logging, identifier rules, development secrets.
+ * Imports only config.
+ */
+export { Clock } from './clock';
+export { CommonModule } from './common.module';
+export { readOrCreateDevSecret } from './dev-secret-file';
+export { ErrorCode } from './errors/error-code';
+export { GraphqlHttpErrorFilter } from './errors/http-error.filter';
+export { codeForHttpStatus, httpStatusForCode } from './errors/http-status';
+export { badInput, describeFailure, KmsError, KmsErrorOptions } from './errors/kms-error';
+export { batchLimitMiddleware } from './graphql/graphql-limits';
+export { graphqlOptions } from './graphql/graphql-options';
+export { createLogger, httpLoggerOptions, logDestination } from './logging/logger-options';
+export { ProviderMethod, providerMethods } from './provider-methods';
+export { RequestLogFields, requestLogFields } from './logging/request-log';
+export { IsIdentifier, isPrintableIdentifier, KEY_ID_MAX, PRINTABLE } from './validation/identifiers';

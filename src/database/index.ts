@@ -1,0 +1,17 @@
+/**
+ * PostgreSQL: the one Prisma client (PrismaService), migrations through Prisma's
+ * WebAssembly schema engine, the embedded server, advisory locks and the batch
+ * statements the daily job is made of. The only module that imports the generated
+ * Prisma client; the tables themselves belong to the feature modules.
+ */
+export { Prisma } from '../generated/prisma/client';
+export { AdvisoryLock, Exclusive } from './advisory-lock';
+export { Batch, deleteInsertOnlyBatch, runBatch } from './batches';
+export { assertDatabaseReachable, describeDatabaseUrl } from './connection-check';
+export { connectionOptions } from './connection-options';
+export { DatabaseModule } from './database.module';
+export { EmbeddedDatabase, startEmbeddedPostgres } from './embedded-postgres';
+export { migrationNames, pendingMigrations } from './migration-status';
+export { PrismaService } from './prisma.service';
+export { applyMigrations, diffSchemaAgainstMigrations, MIGRATIONS_DIR } from './schema-engine';
+export { rate, round, SqlNumber, toNumber } from './sql-numbers';

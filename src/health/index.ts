@@ -1,0 +1,2 @@
+/** GET /health (liveness) and GET /health/ready (database reachable, migrations applied). */
+export { HealthModule } from './health.module';

@@ -1,0 +1,23 @@
+import { Module } from '@nestjs/common';
+import { masterKeyRingProvider } from './crypto/master-key-ring.provider';
+import { PrivateKeyCache } from './crypto/private-key-cache';
+import { KeyMaintenance } from './key-maintenance';
+import { KeyUsageRecorder } from './key-usage.recorder';
+import { KeysRepository } from './keys.repository';
+import { KeysResolver } from './keys.resolver';
+import { KeysService } from './keys.service';
+
+/** Device keys and everything stored about them (ClientEncryptionKey, KeyGeneration). */
+@Module({
+  providers: [
+    masterKeyRingProvider,
+    PrivateKeyCache,
+    KeysRepository,
+    KeyUsageRecorder,
+    KeysService,
+    KeyMaintenance,
+    KeysResolver,
+  ],
+  exports: [KeysService, KeyMaintenance],
+})
+export class KeysModule {}
