@@ -1,4 +1,7 @@
-/** Unit specs beside the code (src/**\/*.spec.ts); e2e suites under test/ on a real PostgreSQL. */
+/**
+ * Unit specs beside the code (src/**\/*.spec.ts); e2e suites under test/ on a real PostgreSQL;
+ * the web client library's own specs (clients/web/test).
+ */
 const swcTypeScript = [
   '@swc/jest',
   {
@@ -12,6 +15,9 @@ const swcTypeScript = [
 ];
 // jose ships ESM only; jest's CommonJS runtime needs it transformed.
 const swcEsm = ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }];
+
+// The web client library (clients/web) is ESM TypeScript importing './x.js'; jest resolves './x'.
+const esmRelativeImports = { '^(\\.{1,2}/.*)\\.js$': '$1' };
 
 const shared = {
   testEnvironment: 'node',
@@ -33,6 +39,12 @@ module.exports = {
       globalSetup: '<rootDir>/test/support/global-setup.ts',
       globalTeardown: '<rootDir>/test/support/global-teardown.ts',
       slowTestThreshold: 30,
+    },
+    {
+      ...shared,
+      displayName: 'client',
+      testMatch: ['<rootDir>/clients/web/test/**/*.spec.ts'],
+      moduleNameMapper: esmRelativeImports,
     },
   ],
   testTimeout: 60000,
