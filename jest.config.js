@@ -39,6 +39,7 @@ module.exports = {
       globalSetup: '<rootDir>/test/support/global-setup.ts',
       globalTeardown: '<rootDir>/test/support/global-teardown.ts',
       slowTestThreshold: 30,
+      moduleNameMapper: esmRelativeImports, // test/e2e/web-client uses the library's sources
     },
     {
       ...shared,
