@@ -1,4 +1,7 @@
-/** Unit specs beside the code (src/**\/*.spec.ts); e2e suites under test/ on a real PostgreSQL. */
+/**
+ * Unit specs beside the code (src/**\/*.spec.ts); e2e suites under test/ on a real PostgreSQL;
+ * the web client library's own specs (clients/web/test).
+ */
 const swcTypeScript = [
   '@swc/jest',
   {
@@ -12,6 +15,9 @@ const swcTypeScript = [
 ];
 // jose ships ESM only; jest's CommonJS runtime needs it transformed.
 const swcEsm = ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }];
+
+// The web client library (clients/web) is ESM TypeScript importing './x.js'; jest resolves './x'.
+const esmRelativeImports = { '^(\\.{1,2}/.*)\\.js$': '$1' };
 
 const shared = {
   testEnvironment: 'node',
@@ -46,6 +52,13 @@ module.exports = {
       displayName: 'e2e',
       testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
       slowTestThreshold: 30,
+      moduleNameMapper: esmRelativeImports, // test/e2e/web-client uses the library's sources
+    },
+    {
+      ...shared,
+      displayName: 'client',
+      testMatch: ['<rootDir>/clients/web/test/**/*.spec.ts'],
+      moduleNameMapper: esmRelativeImports,
     },
   ],
   testTimeout: 60000,
