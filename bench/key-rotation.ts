@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { NestFactory } from '@nestjs/core';
+import { httpAdapter } from '../src/app.factory';
 import { AppModule } from '../src/app.module';
 import type { INestApplicationContext } from '@nestjs/common';
 import { loadConfig } from '../src/config';
@@ -57,7 +58,7 @@ async function main() {
       KMS_MASTER_KEYS: `bench:${randomBytes(32).toString('base64')}`,
       KEY_ROTATION_BATCH_SIZE: process.env.KEY_ROTATION_BATCH_SIZE,
     });
-    const app = await NestFactory.create(AppModule.forRoot(config), { logger: ['warn', 'error'] });
+    const app = await NestFactory.create(AppModule.forRoot(config), httpAdapter(config), { logger: ['warn', 'error'] });
     await app.init();
     try {
       const steps = timeStatements(app);

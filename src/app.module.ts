@@ -1,4 +1,4 @@
-import { DynamicModule, Inject, MiddlewareConsumer, Module, NestModule, RequestMethod, ValidationPipe } from '@nestjs/common';
+import { DynamicModule, Module, ValidationPipe } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { ApolloDriver, ApolloDriverConfig } from '@nestjs/apollo';
 import { GraphQLModule } from '@nestjs/graphql';
@@ -7,14 +7,13 @@ import { LoggerModule, type Params } from 'nestjs-pino';
 import { AccessControlModule } from './access-control';
 import { AuthModule } from './auth';
 import {
-  batchLimitMiddleware,
   CommonModule,
   GraphqlHttpErrorFilter,
   graphqlOptions,
   httpLoggerOptions,
   logDestination,
 } from './common';
-import { APP_CONFIG, type AppConfig, ConfigModule } from './config';
+import { type AppConfig, ConfigModule } from './config';
 import { DatabaseModule } from './database';
 import { EncryptionModule } from './encryption';
 import { HealthModule } from './health';
@@ -34,9 +33,7 @@ function loggerArgs(config: AppConfig): Params['pinoHttp'] {
  * encryption; auth; key-rotation, metrics and health; this module, main and cli.
  */
 @Module({})
-export class AppModule implements NestModule {
-  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
-
+export class AppModule {
   /** The whole service for one validated configuration (whose database URL is resolved). */
   static forRoot(config: AppConfig): DynamicModule {
     return {
@@ -65,11 +62,5 @@ export class AppModule implements NestModule {
         { provide: APP_FILTER, useClass: GraphqlHttpErrorFilter },
       ],
     };
-  }
-
-  configure(consumer: MiddlewareConsumer) {
-    consumer
-      .apply(batchLimitMiddleware(this.config))
-      .forRoutes({ path: 'graphql', method: RequestMethod.POST });
   }
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { NestFactory } from '@nestjs/core';
 import { GraphQLSchemaHost } from '@nestjs/graphql';
 import { printSchema } from 'graphql';
+import { httpAdapter } from '../app.factory';
 import { AppModule } from '../app.module';
 import { loadConfig } from '../config';
 import { runCli } from './cli-database';
@@ -22,7 +23,7 @@ runCli(async () => {
     KMS_MASTER_KEYS: `schema:${Buffer.alloc(32).toString('base64')}`,
     AUTH_PEPPER: 'schema-only-pepper-not-a-secret-xxxxxxxx',
   });
-  const app = await NestFactory.create(AppModule.forRoot(config), { logger: false });
+  const app = await NestFactory.create(AppModule.forRoot(config), httpAdapter(config), { logger: false });
   try {
     await app.init();
     const printed = `${printSchema(app.get(GraphQLSchemaHost).schema)}\n`;

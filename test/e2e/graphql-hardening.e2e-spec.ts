@@ -82,6 +82,20 @@ describe('GraphQL limits', () => {
     expect(text).not.toContain('oops-secret');
   });
 
+  it('parses JSON only: a form-encoded body runs nothing, even with a preflight header', async () => {
+    for (const size of [100, 50_000]) {
+      const response = await fetch(`${t.baseUrl}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'apollo-require-preflight': 'true' },
+        body: `query=${encodeURIComponent('{ __typename }')}&pad=${'x'.repeat(size)}`,
+      });
+      expect({ size, status: response.status }).toEqual({ size, status: 415 });
+      expect(await response.json()).toEqual({
+        errors: [{ message: 'Unsupported content type', extensions: { code: 'BAD_USER_INPUT' } }],
+      });
+    }
+  });
+
   it('blocks cross-site request forgery shapes (Apollo CSRF prevention)', async () => {
     const simple = await fetch(`${t.baseUrl}/graphql`, {
       method: 'POST',

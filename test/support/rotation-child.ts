@@ -6,6 +6,7 @@
  */
 import 'reflect-metadata';
 import { Test } from '@nestjs/testing';
+import { httpAdapter } from '../../src/app.factory';
 import { AppModule } from '../../src/app.module';
 import { Clock } from '../../src/common';
 import { loadConfig } from '../../src/config';
@@ -16,11 +17,12 @@ import { TestClock } from './test-clock';
 async function main() {
   const clock = new TestClock();
   clock.set(new Date(process.env.KMS_CHILD_NOW!));
-  const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(loadConfig())] })
+  const config = loadConfig();
+  const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] })
     .overrideProvider(Clock)
     .useValue(clock)
     .compile();
-  const app = await moduleRef.createNestApplication().init();
+  const app = await moduleRef.createNestApplication(httpAdapter(config)).init();
 
   let batches = 0;
   const pauseAfter = Number(process.env.KMS_CHILD_PAUSE_AFTER);

@@ -2,14 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Test } from '@nestjs/testing';
-import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { readFileSync } from 'node:fs';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { __resetOutOfContextForTests: resetOutOfRequestLogger } = require('nestjs-pino/PinoLogger') as {
   __resetOutOfContextForTests(): void;
 };
 import { ApiKeysService, Scope } from '../../src/access-control';
-import { configureApp } from '../../src/app.factory';
+import { APPLICATION_OPTIONS, configureApp, httpAdapter } from '../../src/app.factory';
 import { AppModule } from '../../src/app.module';
 import { Clock } from '../../src/common';
 import { AppConfig, loadConfig } from '../../src/config';
@@ -27,7 +27,7 @@ export interface GraphQLResponse<T = Record<string, any>> {
 }
 
 export interface TestApp {
-  app: NestExpressApplication;
+  app: NestFastifyApplication;
   baseUrl: string;
   config: AppConfig;
   clock: TestClock;
@@ -121,7 +121,7 @@ export async function startTestApp(
     .useValue(clock)
     .compile();
   const app = configureApp(
-    moduleRef.createNestApplication<NestExpressApplication>({ bufferLogs: true }),
+    moduleRef.createNestApplication<NestFastifyApplication>(httpAdapter(config), APPLICATION_OPTIONS),
     config,
   );
   await app.listen(0, '127.0.0.1');

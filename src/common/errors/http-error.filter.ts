@@ -1,7 +1,6 @@
 import { ArgumentsHost, Catch, HttpException, HttpStatus } from '@nestjs/common';
 import { BaseExceptionFilter } from '@nestjs/core';
 import type { GqlContextType } from '@nestjs/graphql';
-import type { Request, Response } from 'express';
 import { codeForHttpStatus, httpStatusForCode } from './http-status';
 import { KmsError } from './kms-error';
 
@@ -17,27 +16,26 @@ export class GraphqlHttpErrorFilter extends BaseExceptionFilter {
   override catch(exception: unknown, host: ArgumentsHost): unknown {
     if (host.getType<GqlContextType>() === 'graphql') return exception;
     const http = host.switchToHttp();
-    const response = http.getResponse<Response>();
+    const adapter = this.httpAdapterHost!.httpAdapter;
     if (exception instanceof KmsError) {
       const statusCode = httpStatusForCode(exception.code);
-      response.status(statusCode).json({ statusCode, code: exception.code, message: exception.message });
+      adapter.reply(http.getResponse(), { statusCode, code: exception.code, message: exception.message }, statusCode);
       return undefined;
     }
     const status = statusOf(exception);
     const code = status === undefined ? undefined : codeForHttpStatus(status);
-    if (http.getRequest<Request>().path !== '/graphql' || status === undefined || !code) {
-      return super.catch(exception, host);
-    }
-    response.status(status).json({ errors: [{ message: publicMessage(status), extensions: { code } }] });
+    const path = String(adapter.getRequestUrl(http.getRequest())).split('?')[0];
+    if (path !== '/graphql' || status === undefined || !code) return super.catch(exception, host);
+    adapter.reply(http.getResponse(), { errors: [{ message: publicMessage(status), extensions: { code } }] }, status);
     return undefined;
   }
 }
 
-/** Nest's HTTP exceptions, and body-parser's http-errors (which carry `status`). */
+/** Nest's HTTP exceptions, and Fastify's client errors (bad JSON, body too large: a `statusCode` 4xx). */
 function statusOf(exception: unknown): number | undefined {
   if (exception instanceof HttpException) return exception.getStatus();
-  const { status, expose } = (exception ?? {}) as { status?: unknown; expose?: unknown };
-  return typeof status === 'number' && expose === true ? status : undefined;
+  const { statusCode } = (exception ?? {}) as { statusCode?: unknown };
+  return typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500 ? statusCode : undefined;
 }
 
 /** Fixed texts: a parser's message can quote the body. */

@@ -8,7 +8,6 @@ import {
   ValidationContext,
   ValidationRule,
 } from 'graphql';
-import type { NextFunction, Request, Response } from 'express';
 import type { AppConfig } from '../../config';
 import { ErrorCode } from '../errors/error-code';
 
@@ -72,11 +71,19 @@ function countFields(
   return count;
 }
 
-/** Refuses an HTTP batch of more than GRAPHQL_MAX_BATCH operations before Apollo sees it. */
-export function batchLimitMiddleware(config: AppConfig) {
-  return (req: Request, res: Response, next: NextFunction) => {
-    if (Array.isArray(req.body) && req.body.length > config.graphql.maxBatch) {
-      res.status(400).json({
+/**
+ * Refuses an HTTP batch of more than GRAPHQL_MAX_BATCH operations before Apollo sees
+ * it: a Fastify preHandler hook, so the body is parsed already.
+ */
+export function batchLimitHook(config: AppConfig) {
+  return (
+    request: { method: string; url: string; body?: unknown },
+    reply: { code(status: number): { send(body: unknown): unknown } },
+    done: () => void,
+  ) => {
+    const batch = request.method === 'POST' && request.url.split('?')[0] === '/graphql' && request.body;
+    if (Array.isArray(batch) && batch.length > config.graphql.maxBatch) {
+      reply.code(400).send({
         errors: [
           {
             message: `A batch may hold at most ${config.graphql.maxBatch} operations`,
@@ -86,6 +93,6 @@ export function batchLimitMiddleware(config: AppConfig) {
       });
       return;
     }
-    next();
+    done();
   };
 }

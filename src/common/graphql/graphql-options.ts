@@ -34,6 +34,8 @@ export function graphqlOptions(config: AppConfig): Omit<ApolloDriverConfig, 'dri
     autoTransformHttpErrors: false,
     formatError: (formatted, error) =>
       formatGraphQLError(formatted, error, (report) => logger.error(report, 'internal error')),
-    context: ({ req, res }: { req: unknown; res: unknown }) => ({ req, res }),
+    // Fastify calls context(request, reply): `req` is the raw request, the object the
+    // request log line (pino-http) and the scope guard's caller memo live on.
+    context: (request: { raw: unknown }, reply: { raw: unknown }) => ({ req: request.raw, res: reply.raw }),
   };
 }

@@ -56,16 +56,17 @@ export function baseLoggerOptions(config: AppConfig): LoggerOptions {
   };
 }
 
+/** The caller's x-request-id when well-formed (so logs join up across services), else a new UUID. */
+export function requestIdOf(req: IncomingMessage): string {
+  const given = req.headers['x-request-id'];
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+}
+
 export function httpLoggerOptions(config: AppConfig): PinoHttpOptions {
   return {
     ...baseLoggerOptions(config),
-    // Use the caller's request id when it is well-formed, so logs join up across services.
-    genReqId: (req: IncomingMessage, res: ServerResponse) => {
-      const given = req.headers['x-request-id'];
-      const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-      res.setHeader('x-request-id', id);
-      return id;
-    },
+    // Fastify made the request's id (httpAdapter in app.factory.ts) and echoes it.
+    genReqId: (req: IncomingMessage) => (typeof req.id === 'string' ? req.id : requestIdOf(req)),
     serializers: {
       // The path only: a query string can carry a whole GraphQL operation and its values.
       req: (req: { id: string; method: string; url: string }) => ({
@@ -75,7 +76,11 @@ export function httpLoggerOptions(config: AppConfig): PinoHttpOptions {
       }),
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
     },
-    autoLogging: { ignore: (req: IncomingMessage) => req.url?.startsWith('/health') ?? false },
+    // originalUrl: Nest's middleware layer on Fastify rewrites req.url while it runs.
+    autoLogging: {
+      ignore: (req: IncomingMessage & { originalUrl?: string }) =>
+        (req.originalUrl ?? req.url)?.startsWith('/health') ?? false,
+    },
     // Who asked for what, and how it went: the caller's key name (never the key),
     // the GraphQL operation, its outcome (error codes only) and the failures' reasons.
     customProps: (req: IncomingMessage) => ({ ...requestLogFields(req) }),
