@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
-import { Environment, SECRET_VARIABLES } from './environment';
+import { Environment, parseOriginList, SECRET_VARIABLES } from './environment';
 
 export interface MasterKeyEntry {
   id: string;
@@ -12,7 +12,14 @@ export interface MasterKeyEntry {
 export interface AppConfig {
   env: Environment['NODE_ENV'];
   isProduction: boolean;
-  http: { host: string; port: number; bodyLimitBytes: number; shutdownTimeoutMs: number };
+  http: {
+    host: string;
+    port: number;
+    bodyLimitBytes: number;
+    shutdownTimeoutMs: number;
+    /** Exact origins whose pages may call the service (CORS); empty: no CORS headers at all. */
+    corsOrigins: string[];
+  };
   database: {
     url?: string;
     dataDir: string;
@@ -75,6 +82,7 @@ const OPTIONAL_VARIABLES = [
   'AUTH_PEPPER',
   'ALLOW_ANONYMOUS_CLIENTS',
   'KMS_BOOTSTRAP_ADMIN_KEY',
+  'CORS_ORIGINS',
 ];
 export const KNOWN_VARIABLES = [...new Set([...Object.keys(new Environment()), ...OPTIONAL_VARIABLES])];
 
@@ -122,6 +130,7 @@ function toAppConfig(env: Environment, isProduction: boolean): AppConfig {
       port: env.PORT,
       bodyLimitBytes: env.REQUEST_BODY_LIMIT_BYTES,
       shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+      corsOrigins: env.CORS_ORIGINS ? parseOriginList(env.CORS_ORIGINS) : [],
     },
     database: {
       url: env.DATABASE_URL,

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { ApolloDriverConfig } from '@nestjs/apollo';
-import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
+import type { ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import GraphQLJSON from 'graphql-type-json';
 import type { AppConfig } from '../../config';
@@ -10,8 +10,16 @@ import { graphqlValidationRules } from './graphql-limits';
 
 const logger = new Logger('GraphQL');
 
-/** Apollo Server settings, all derived from the validated configuration. */
-export function graphqlOptions(config: AppConfig): Omit<ApolloDriverConfig, 'driver'> {
+/**
+ * Apollo Server settings, all derived from the validated configuration. `landingPage`:
+ * what a browser's GET /graphql shows outside production (the application root passes
+ * the offline explorer); none in production, and none when not given (Apollo's default
+ * would load its Sandbox from a CDN).
+ */
+export function graphqlOptions(
+  config: AppConfig,
+  { landingPage }: { landingPage?: ApolloServerPlugin } = {},
+): Omit<ApolloDriverConfig, 'driver'> {
   return {
     path: '/graphql',
     // The schema is built in memory; `npm run schema:update` writes schema.graphql for review.
@@ -27,9 +35,7 @@ export function graphqlOptions(config: AppConfig): Omit<ApolloDriverConfig, 'dri
     allowBatchedHttpRequests: config.graphql.maxBatch > 1,
     plugins: [
       requestOutcomePlugin(),
-      config.isProduction
-        ? ApolloServerPluginLandingPageDisabled()
-        : ApolloServerPluginLandingPageLocalDefault({ embed: true }),
+      config.isProduction || !landingPage ? ApolloServerPluginLandingPageDisabled() : landingPage,
     ],
     autoTransformHttpErrors: false,
     formatError: (formatted, error) =>
