@@ -44,6 +44,7 @@ export interface AppConfig {
     maxAliases: number;
     maxFields: number;
     maxBatch: number;
+    maxTokens: number;
     introspection: boolean;
   };
   metrics: {
@@ -163,6 +164,7 @@ function toAppConfig(env: Environment, isProduction: boolean): AppConfig {
       maxAliases: env.GRAPHQL_MAX_ALIASES,
       maxFields: env.GRAPHQL_MAX_FIELDS,
       maxBatch: env.GRAPHQL_MAX_BATCH,
+      maxTokens: env.GRAPHQL_MAX_TOKENS,
       introspection: !isProduction,
     },
     metrics: {

@@ -163,6 +163,9 @@ export class Environment {
   @Type(() => Number) @Min(1) @Max(100) @IsInt()
   GRAPHQL_MAX_BATCH = 5;
 
+  @Type(() => Number) @Min(200) @Max(100000) @IsInt()
+  GRAPHQL_MAX_TOKENS = 1000;
+
   @Type(() => Number) @Min(50) @Max(60000) @IsInt()
   METRICS_FLUSH_INTERVAL_MS = 1000;
 

@@ -23,6 +23,8 @@ export function graphqlOptions(config: AppConfig): Omit<ApolloDriverConfig, 'dri
     hideSchemaDetailsFromClientErrors: config.isProduction,
     includeStacktraceInErrorResponses: false,
     csrfPrevention: true,
+    // Parsing stops at the token limit, before any validation rule sees the document.
+    parseOptions: { maxTokens: config.graphql.maxTokens },
     validationRules: graphqlValidationRules(config),
     allowBatchedHttpRequests: config.graphql.maxBatch > 1,
     plugins: [
