@@ -29,6 +29,7 @@ async function main() {
       embedded = await startEmbeddedPostgres({
         dataDir: config.database.dataDir,
         port: config.database.embeddedPort,
+        onNotice: (message) => log.warn(message),
       });
     }
     const url = config.database.url ?? embedded!.url;

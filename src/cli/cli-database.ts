@@ -13,6 +13,7 @@ export async function withCliDatabase(task: (url: string) => Promise<void>): Pro
     : await startEmbeddedPostgres({
         dataDir: config.database.dataDir,
         port: config.database.embeddedPort,
+        onNotice: (message) => process.stderr.write(`${message}\n`),
       });
   try {
     const url = config.database.url ?? embedded!.url;

@@ -16,7 +16,8 @@ export interface AppConfig {
   database: {
     url?: string;
     dataDir: string;
-    embeddedPort: number;
+    /** Unset: the embedded server opens no TCP port (Unix socket only). */
+    embeddedPort?: number;
     connectTimeoutMs: number;
     statementTimeoutMs: number;
   };
@@ -76,6 +77,7 @@ const OPTIONAL_VARIABLES = [
   'AUTH_PEPPER',
   'ALLOW_ANONYMOUS_CLIENTS',
   'KMS_BOOTSTRAP_ADMIN_KEY',
+  'EMBEDDED_PG_PORT',
 ];
 export const KNOWN_VARIABLES = [...new Set([...Object.keys(new Environment()), ...OPTIONAL_VARIABLES])];
 

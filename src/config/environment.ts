@@ -77,8 +77,8 @@ export class Environment {
   @MinLength(1) @IsString()
   DATA_DIR = './.data';
 
-  @Type(() => Number) @Min(1) @Max(65535) @IsInt()
-  EMBEDDED_PG_PORT = 54320;
+  @IsOptional() @Type(() => Number) @Min(1) @Max(65535) @IsInt()
+  EMBEDDED_PG_PORT?: number;
 
   @Type(() => Number) @Min(100) @Max(600000) @IsInt()
   DATABASE_CONNECT_TIMEOUT_MS = 5000;
