@@ -6,7 +6,7 @@ import { unwrapResolverError } from '@apollo/server/errors';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { ErrorCode } from './error-code';
 import { codeForHttpStatus } from './http-status';
-import { KmsError } from './kms-error';
+import { asServiceUnavailable, KmsError } from './kms-error';
 
 /** GraphQL's own request errors (parse, validation, variable coercion, CSRF): the caller's fault. */
 const REQUEST_ERROR_CODES = new Set([
@@ -48,7 +48,9 @@ export function formatGraphQLError(
   reportInternal: (report: InternalErrorReport) => void,
 ): GraphQLFormattedError {
   const base = { locations: formatted.locations, path: formatted.path };
-  const cause = unwrapResolverError(error);
+  const unwrapped = unwrapResolverError(error);
+  // A database that is down or restarting is not a fault of ours: retryable, said so.
+  const cause = asServiceUnavailable(unwrapped) ?? unwrapped;
 
   if (cause instanceof KmsError) {
     return { ...base, message: cause.message, extensions: { ...cause.extensions, code: cause.code } };

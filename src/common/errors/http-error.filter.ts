@@ -3,7 +3,7 @@ import { BaseExceptionFilter } from '@nestjs/core';
 import type { GqlContextType } from '@nestjs/graphql';
 import type { Request, Response } from 'express';
 import { codeForHttpStatus, httpStatusForCode } from './http-status';
-import { KmsError } from './kms-error';
+import { asServiceUnavailable, KmsError } from './kms-error';
 
 /**
  * Errors outside GraphQL execution. On /graphql (body too large, malformed JSON)
@@ -15,12 +15,17 @@ import { KmsError } from './kms-error';
 @Catch()
 export class GraphqlHttpErrorFilter extends BaseExceptionFilter {
   override catch(exception: unknown, host: ArgumentsHost): unknown {
-    if (host.getType<GqlContextType>() === 'graphql') return exception;
+    // Resolver errors go on to the GraphQL formatter; a database outage is named here already,
+    // so that what GraphQL receives is our own error, whatever realm the driver's came from.
+    if (host.getType<GqlContextType>() === 'graphql') return asServiceUnavailable(exception) ?? exception;
     const http = host.switchToHttp();
     const response = http.getResponse<Response>();
-    if (exception instanceof KmsError) {
-      const statusCode = httpStatusForCode(exception.code);
-      response.status(statusCode).json({ statusCode, code: exception.code, message: exception.message });
+    const refusal = exception instanceof KmsError ? exception : asServiceUnavailable(exception);
+    if (refusal) {
+      const statusCode = httpStatusForCode(refusal.code);
+      const retryAfter = refusal.extensions.retryAfterSeconds;
+      if (typeof retryAfter === 'number') response.setHeader('Retry-After', String(retryAfter));
+      response.status(statusCode).json({ statusCode, code: refusal.code, message: refusal.message });
       return undefined;
     }
     const status = statusOf(exception);
