@@ -1,10 +1,9 @@
 import 'reflect-metadata';
-import { existsSync } from 'node:fs';
 import type { INestApplication } from '@nestjs/common';
 import type pino from 'pino';
 import { createApp } from './app.factory';
 import { createLogger } from './common';
-import { AppConfig, ConfigError, loadConfig } from './config';
+import { AppConfig, ConfigError, loadEnvironmentConfig } from './config';
 import {
   applyMigrations,
   assertDatabaseReachable,
@@ -18,8 +17,6 @@ import {
  * migrations, then HTTP. Any failure prints one line and exits non-zero.
  */
 async function main() {
-  // A .env file in the working directory fills in what the environment does not set.
-  if (existsSync('.env')) process.loadEnvFile('.env');
   const config = loadConfigOrExit();
   const log = createLogger(config, 'bootstrap');
   let embedded: EmbeddedDatabase | undefined;
@@ -51,7 +48,8 @@ async function main() {
 
 function loadConfigOrExit(): AppConfig {
   try {
-    return loadConfig();
+    // A .env file in the working directory fills in what the environment does not set.
+    return loadEnvironmentConfig();
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(`kms: ${error.message}\n`);

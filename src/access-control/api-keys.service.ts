@@ -87,7 +87,7 @@ export class ApiKeysService implements OnApplicationBootstrap {
   }
 }
 
-/** The service outside Nest, for the command line (`npm run apikeys`). */
+/** The service outside Nest, for the command line (`npm run -s apikeys`). */
 export function standaloneApiKeysService(config: AppConfig, prisma: PrismaService): ApiKeysService {
   return new ApiKeysService(config, new ApiKeysRepository(prisma), new Clock());
 }

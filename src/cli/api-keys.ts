@@ -1,14 +1,13 @@
 import { parseArgs } from 'node:util';
 import { ApiKeysService, Scope, standaloneApiKeysService } from '../access-control';
 import { isPrintableIdentifier } from '../common';
-import { loadConfig } from '../config';
 import { PrismaService } from '../database';
 import { runCli, withCliDatabase } from './cli-database';
 
 const USAGE = `usage:
-  npm run apikeys -- create --name <name> --scopes <scope>[,<scope>...]   (client, service, ops, admin)
-  npm run apikeys -- list
-  npm run apikeys -- revoke <id>`;
+  npm run -s apikeys -- create --name <name> --scopes <scope>[,<scope>...]   (client, service, ops, admin)
+  npm run -s apikeys -- list
+  npm run -s apikeys -- revoke <id>`;
 
 /**
  * API keys from the command line, against DATABASE_URL or the embedded database.
@@ -20,9 +19,8 @@ runCli(async () => {
     options: { name: { type: 'string' }, scopes: { type: 'string' } },
   });
   const [command, id] = positionals;
-  await withCliDatabase(async (url) => {
-    const config = loadConfig();
-    const prisma = new PrismaService({ ...config, database: { ...config.database, url } });
+  await withCliDatabase(async (_url, config) => {
+    const prisma = new PrismaService(config);
     const service = standaloneApiKeysService(config, prisma);
     try {
       if (command === 'create') await create(service, values.name, values.scopes);
@@ -60,6 +58,6 @@ async function list(service: ApiKeysService) {
   const header = ['id', 'name', 'scopes', 'key', 'created', 'last used', 'state'];
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column].length)));
   for (const row of [header, ...rows]) {
-    process.stdout.write(`${row.map((cell, column) => cell.padEnd(widths[column])).join('  ')}\n`);
+    process.stdout.write(`${row.map((cell, column) => cell.padEnd(widths[column])).join('  ').trimEnd()}\n`);
   }
 }

@@ -5,17 +5,18 @@ import { NestFactory } from '@nestjs/core';
 import { GraphQLSchemaHost } from '@nestjs/graphql';
 import { printSchema } from 'graphql';
 import { AppModule } from '../app.module';
-import { loadConfig } from '../config';
+import { loadEnvironmentConfig } from '../config';
 import { runCli } from './cli-database';
 
 /**
- * `npm run schema:update [-- <file>]`: writes schema.graphql from the code (the resolvers and
+ * `npm run -s schema:update [-- <file>]`: writes schema.graphql from the code (the resolvers and
  * models), the file reviewers read and outside clients generate code from. The
  * schema test fails while the two differ. Builds the app without connecting to
  * any database: nothing here runs a query.
  */
 runCli(async () => {
-  const config = loadConfig({
+  // Read like every command's (the environment over .env), with fixed settings that need no database.
+  const config = loadEnvironmentConfig({
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
     DATABASE_URL: 'postgresql://schema-only@127.0.0.1:1/none',

@@ -1,3 +1,4 @@
 /** Configuration: every environment variable, validated once into a typed AppConfig. */
 export { AppConfig, ConfigError, KNOWN_VARIABLES, loadConfig, MasterKeyEntry, parseMasterKeys } from './app-config';
 export { APP_CONFIG, ConfigModule } from './config.module';
+export { DOT_ENV_FILE, loadEnvironmentConfig } from './load-environment';

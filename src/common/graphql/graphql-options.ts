@@ -14,7 +14,7 @@ const logger = new Logger('GraphQL');
 export function graphqlOptions(config: AppConfig): Omit<ApolloDriverConfig, 'driver'> {
   return {
     path: '/graphql',
-    // The schema is built in memory; `npm run schema:update` writes schema.graphql for review.
+    // The schema is built in memory; `npm run -s schema:update` writes schema.graphql for review.
     autoSchemaFile: true,
     sortSchema: true,
     resolvers: { JSON: GraphQLJSON },
