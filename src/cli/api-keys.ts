@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { ApiKeysService, Scope, standaloneApiKeysService } from '../access-control';
-import { isPrintableIdentifier } from '../common';
+import { isPrintableIdentifier, loadPepperRing } from '../common';
 import { PrismaService } from '../database';
 import { runCli, withCliDatabase } from './cli-database';
 
@@ -21,7 +21,8 @@ runCli(async () => {
   const [command, id] = positionals;
   await withCliDatabase(async (_url, config) => {
     const prisma = new PrismaService(config);
-    const service = standaloneApiKeysService(config, prisma);
+    const peppers = await loadPepperRing(config, (message) => process.stderr.write(`${message}\n`));
+    const service = standaloneApiKeysService(config, prisma, peppers);
     try {
       if (command === 'create') await create(service, values.name, values.scopes);
       else if (command === 'list') await list(service);
@@ -50,7 +51,7 @@ async function list(service: ApiKeysService) {
     key.id,
     key.name,
     key.scopes.join(','),
-    `${key.prefix}…`,
+    key.prefix ? `${key.prefix}…` : '(chosen)',
     key.createdAt.toISOString(),
     key.lastUsedAt?.toISOString() ?? '-',
     key.revokedAt ? `revoked ${key.revokedAt.toISOString()}` : 'active',

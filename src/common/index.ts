@@ -1,12 +1,15 @@
 /**
  * What every module shares and nothing feature-specific: the clock, the error
  * vocabulary (codes, KmsError, the HTTP status table, the GraphQL formatter),
- * GraphQL server options and limits, logging, identifier rules, development secrets.
+ * GraphQL server options and limits, logging, identifier rules, the pepper ring and
+ * development secrets.
  * Imports only config.
  */
 export { Clock } from './clock';
 export { CommonModule } from './common.module';
 export { readOrCreateDevSecret } from './dev-secret-file';
+export { DEV_PEPPER_FILE, loadPepperRing, PepperPurpose, PepperRing } from './secrets/pepper-ring';
+export { SecretsModule } from './secrets/secrets.module';
 export { ErrorCode } from './errors/error-code';
 export { GraphqlHttpErrorFilter } from './errors/http-error.filter';
 export { codeForHttpStatus, httpStatusForCode } from './errors/http-status';

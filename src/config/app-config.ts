@@ -8,6 +8,15 @@ export interface MasterKeyEntry {
   key: Buffer;
 }
 
+/** One pepper of the AUTH_PEPPER ring: its id (named by what it protects) and its secret. */
+export interface PepperEntry {
+  id: string;
+  secret: Buffer;
+}
+
+/** The id of a pepper given without one (AUTH_PEPPER before rings, the development file). */
+export const UNNAMED_PEPPER_ID = '0';
+
 /** The typed configuration every module reads; built once from the environment. */
 export interface AppConfig {
   env: Environment['NODE_ENV'];
@@ -34,7 +43,8 @@ export interface AppConfig {
   /** Newest first; undefined means "use the development key file". */
   masterKeys?: MasterKeyEntry[];
   auth: {
-    pepper?: string;
+    /** Newest first; undefined means "use the development pepper file". */
+    peppers?: PepperEntry[];
     maxAttempts: number;
     lockoutMinutes: number;
     argon2: { memoryKib: number; timeCost: number; parallelism: number };
@@ -116,6 +126,16 @@ export function parseMasterKeys(ring: string): MasterKeyEntry[] {
   });
 }
 
+/** `<id>:<secret>,...` (newest first), or one secret without an id: pepper `0`. */
+export function parsePepperRing(ring: string): PepperEntry[] {
+  if (!ring.includes(':')) return [{ id: UNNAMED_PEPPER_ID, secret: Buffer.from(ring.trim(), 'utf8') }];
+  return ring.split(',').map((entry) => {
+    const trimmed = entry.trim();
+    const separator = trimmed.indexOf(':');
+    return { id: trimmed.slice(0, separator), secret: Buffer.from(trimmed.slice(separator + 1), 'utf8') };
+  });
+}
+
 function toAppConfig(env: Environment, isProduction: boolean): AppConfig {
   return {
     env: env.NODE_ENV,
@@ -148,7 +168,7 @@ function toAppConfig(env: Environment, isProduction: boolean): AppConfig {
     rotation: { cron: env.KEY_ROTATION_CRON, batchSize: env.KEY_ROTATION_BATCH_SIZE },
     masterKeys: env.KMS_MASTER_KEYS ? parseMasterKeys(env.KMS_MASTER_KEYS) : undefined,
     auth: {
-      pepper: env.AUTH_PEPPER,
+      peppers: env.AUTH_PEPPER ? parsePepperRing(env.AUTH_PEPPER) : undefined,
       maxAttempts: env.AUTH_MAX_ATTEMPTS,
       lockoutMinutes: env.AUTH_LOCKOUT_MINUTES,
       argon2: {

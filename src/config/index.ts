@@ -1,4 +1,14 @@
 /** Configuration: every environment variable, validated once into a typed AppConfig. */
-export { AppConfig, ConfigError, KNOWN_VARIABLES, loadConfig, MasterKeyEntry, parseMasterKeys } from './app-config';
+export {
+  AppConfig,
+  ConfigError,
+  KNOWN_VARIABLES,
+  loadConfig,
+  MasterKeyEntry,
+  parseMasterKeys,
+  parsePepperRing,
+  PepperEntry,
+  UNNAMED_PEPPER_ID,
+} from './app-config';
 export { APP_CONFIG, ConfigModule } from './config.module';
 export { DOT_ENV_FILE, loadEnvironmentConfig } from './load-environment';
