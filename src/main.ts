@@ -19,6 +19,13 @@ import {
 async function main() {
   const config = loadConfigOrExit();
   const log = createLogger(config, 'bootstrap');
+  if (!config.isProduction && (!config.masterKeys || !config.auth.peppers)) {
+    log.warn(
+      { dataDir: config.database.dataDir },
+      `development mode (NODE_ENV=${config.env}): the master key ring and the pepper not set are generated once` +
+        ` and kept in ${config.database.dataDir} (master-key.dev, auth-pepper.dev); production requires KMS_MASTER_KEYS and AUTH_PEPPER`,
+    );
+  }
   let embedded: EmbeddedDatabase | undefined;
   try {
     if (!config.database.url) {
