@@ -7,7 +7,7 @@ import { join, relative } from 'node:path';
  * (test/e2e/cli.e2e-spec.ts runs them and checks their stdout).
  */
 const ROOT = join(__dirname, '..');
-const COMMANDS = ['apikeys', 'db:migrate', 'db:migration:create', 'keys:rewrap', 'auth:repepper', 'schema:update'];
+const COMMANDS = ['apikeys', 'db:migrate', 'db:migration:create', 'keys:rewrap', 'auth:repepper', 'schema:update', 'docs:update'];
 
 function files(dir: string, pattern: RegExp): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {

@@ -32,7 +32,7 @@ const operationOf = (step: keyof CredentialKind['operations']) => (...[kind]: Ki
 const keyOf = (...[, , keyId]: KindArgs) => ({ keyId });
 
 /**
- * Passcode and transaction PIN (SPEC section 5): set, verify and change, for
+ * Passcode and transaction PIN (docs/contract.md, passcode and transaction PIN): set, verify and change, for
  * secrets encrypted with a device key. Plaintext lives only in this request.
  */
 @Injectable()

@@ -10,7 +10,7 @@ export { CommonModule } from './common.module';
 export { readOrCreateDevSecret } from './dev-secret-file';
 export { DEV_PEPPER_FILE, loadPepperRing, PepperPurpose, PepperRing } from './secrets/pepper-ring';
 export { SecretsModule } from './secrets/secrets.module';
-export { ErrorCode } from './errors/error-code';
+export { ERROR_CODE_MEANINGS, ErrorCode } from './errors/error-code';
 export { GraphqlHttpErrorFilter } from './errors/http-error.filter';
 export { codeForHttpStatus, httpStatusForCode } from './errors/http-status';
 export { asServiceUnavailable, badInput, describeFailure, KmsError, KmsErrorOptions, serviceUnavailable } from './errors/kms-error';

@@ -91,6 +91,11 @@ const OPTIONAL_VARIABLES = [
 ];
 export const KNOWN_VARIABLES = [...new Set([...Object.keys(new Environment()), ...OPTIONAL_VARIABLES])];
 
+/** Each variable's built-in default (undefined: none), as validation applies it. */
+export const ENVIRONMENT_DEFAULTS: ReadonlyMap<string, unknown> = new Map(
+  KNOWN_VARIABLES.map((name) => [name, (new Environment() as unknown as Record<string, unknown>)[name]]),
+);
+
 /** Reads and validates the environment; throws one ConfigError naming every bad variable. */
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
   // Only our own variables, and an empty value means "unset" (FOO= in a .env file).

@@ -2,6 +2,7 @@
 export {
   AppConfig,
   ConfigError,
+  ENVIRONMENT_DEFAULTS,
   KNOWN_VARIABLES,
   loadConfig,
   MasterKeyEntry,
@@ -12,3 +13,4 @@ export {
 } from './app-config';
 export { APP_CONFIG, ConfigModule } from './config.module';
 export { DOT_ENV_FILE, loadEnvironmentConfig } from './load-environment';
+export { SECRET_VARIABLES } from './environment';

@@ -40,7 +40,7 @@ describe('access control', () => {
     expect([...declared.keys()].sort()).toEqual(operations.map((operation) => operation.name).sort());
   });
 
-  it('gives each operation the scope SPEC section 6 assigns (a new operation must be placed here)', () => {
+  it('gives each operation the scope docs/contract.md assigns (a new operation must be placed here)', () => {
     const bySpec: Record<Scope, string[]> = {
       [Scope.CLIENT]: ['Mutation.generateEncryptionKey', 'Query.encryptionKey', 'Query.activeEncryptionKey'],
       [Scope.SERVICE]: [

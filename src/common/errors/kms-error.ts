@@ -6,7 +6,7 @@ import { RETRY_AFTER_SECONDS, type UnavailableReason, unavailableReason } from '
 export interface KmsErrorOptions {
   /**
    * Why, for operators: logs and metric rows carry it, clients never see it (the
-   * wire keeps the SPEC code). Kebab-case, from a fixed list per module, e.g.
+   * wire keeps the contract's code). Kebab-case, from a fixed list per module, e.g.
    * `api-key-unknown` vs `device-key-unknown` (both mean "not found" to a client).
    * Defaults to the code.
    */
