@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../test/support/free-port';
@@ -45,6 +45,16 @@ export async function startBenchService(env: Record<string, string> = {}, nodeAr
     pid: service.child.pid!,
     stop: async () => {
       await stopServiceProcess(service);
+      await rm(dataDir, { recursive: true, force: true });
+    },
+    /** For a service that no longer answers: SIGKILL, then stop its embedded PostgreSQL (it cannot). */
+    kill: async () => {
+      service.child.kill('SIGKILL');
+      await service.exited;
+      const postmaster = await readFile(join(dataDir, 'postgres', 'postmaster.pid'), 'utf8').catch(() => '');
+      const pid = Number(postmaster.split('\n')[0]);
+      if (pid > 0) process.kill(pid, 'SIGINT');
+      await new Promise((resolve) => setTimeout(resolve, 1000));
       await rm(dataDir, { recursive: true, force: true });
     },
   };

@@ -1,10 +1,9 @@
 import 'reflect-metadata';
-import { existsSync } from 'node:fs';
 import type { INestApplication } from '@nestjs/common';
 import type pino from 'pino';
 import { createApp } from './app.factory';
 import { createLogger } from './common';
-import { AppConfig, ConfigError, loadConfig } from './config';
+import { AppConfig, ConfigError, loadEnvironmentConfig } from './config';
 import {
   applyMigrations,
   assertDatabaseReachable,
@@ -18,10 +17,15 @@ import {
  * migrations, then HTTP. Any failure prints one line and exits non-zero.
  */
 async function main() {
-  // A .env file in the working directory fills in what the environment does not set.
-  if (existsSync('.env')) process.loadEnvFile('.env');
   const config = loadConfigOrExit();
   const log = createLogger(config, 'bootstrap');
+  if (!config.isProduction && (!config.masterKeys || !config.auth.peppers)) {
+    log.warn(
+      { dataDir: config.database.dataDir },
+      `development mode (NODE_ENV=${config.env}): the master key ring and the pepper not set are generated once` +
+        ` and kept in ${config.database.dataDir} (master-key.dev, auth-pepper.dev); production requires KMS_MASTER_KEYS and AUTH_PEPPER`,
+    );
+  }
   let embedded: EmbeddedDatabase | undefined;
   try {
     if (!config.database.url) {
@@ -29,6 +33,7 @@ async function main() {
       embedded = await startEmbeddedPostgres({
         dataDir: config.database.dataDir,
         port: config.database.embeddedPort,
+        onNotice: (message) => log.warn(message),
       });
     }
     const url = config.database.url ?? embedded!.url;
@@ -50,7 +55,8 @@ async function main() {
 
 function loadConfigOrExit(): AppConfig {
   try {
-    return loadConfig();
+    // A .env file in the working directory fills in what the environment does not set.
+    return loadEnvironmentConfig();
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(`kms: ${error.message}\n`);

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { APP_GUARD, DiscoveryModule } from '@nestjs/core';
+import { SecretsModule } from '../common';
 import { ApiKeysRepository } from './api-keys.repository';
 import { ApiKeysResolver } from './api-keys.resolver';
 import { ApiKeysService } from './api-keys.service';
@@ -8,7 +9,7 @@ import { ScopeGuard } from './scope.guard';
 
 /** API keys (the ApiKey table) and the access control built on them: the global scope guard. */
 @Module({
-  imports: [DiscoveryModule],
+  imports: [DiscoveryModule, SecretsModule],
   providers: [
     ApiKeysRepository,
     ApiKeysService,

@@ -13,6 +13,11 @@ export interface ApiKeyRecord {
   revokedAt: Date | null;
 }
 
+/** With the stored hash, for the service to bring an old hash up to date; never leaves the module. */
+export interface StoredApiKey extends ApiKeyRecord {
+  keyHash: string;
+}
+
 interface NewApiKey {
   name: string;
   keyHash: string;
@@ -49,8 +54,14 @@ export class ApiKeysRepository {
     return inserted === 1;
   }
 
-  findByHash(keyHash: string): Promise<ApiKeyRecord | null> {
-    return this.prisma.apiKey.findUnique({ where: { keyHash }, select: RECORD });
+  /** The key stored under any of these hashes (one indexed lookup). */
+  findByAnyHash(keyHashes: string[]): Promise<StoredApiKey | null> {
+    return this.prisma.apiKey.findFirst({ where: { keyHash: { in: keyHashes } }, select: { ...RECORD, keyHash: true } });
+  }
+
+  /** Replaces a key's stored hash, unless another process did it first. */
+  async replaceHash(id: string, oldHash: string, newHash: string): Promise<void> {
+    await this.prisma.apiKey.updateMany({ where: { id, keyHash: oldHash }, data: { keyHash: newHash } });
   }
 
   countActiveWithScope(scope: string): Promise<number> {

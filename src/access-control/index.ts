@@ -8,4 +8,4 @@ export { ApiKeyRecord } from './api-keys.repository';
 export { ApiKeysService, standaloneApiKeysService } from './api-keys.service';
 export { Caller } from './caller';
 export { OperationScopes } from './operation-scopes';
-export { RequireScope, Scope } from './scopes';
+export { RequireScope, Scope, SCOPE_MEANINGS } from './scopes';

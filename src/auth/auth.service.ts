@@ -8,7 +8,7 @@ import { authErrors } from './auth.errors';
 import type { CredentialKind } from './credential-kind';
 import { weakCredential } from './credential-policy';
 import { ConsumedRecord, CredentialsRepository } from './credentials.repository';
-import { CredentialHasher } from './crypto/credential-hasher';
+import { CredentialHasher, type CredentialOwner } from './crypto/credential-hasher';
 import type { VerificationResult } from './models/verification-result.model';
 
 /** A decrypted secret and the record that makes its ciphertext single-use. */
@@ -20,6 +20,9 @@ interface Opened {
 /** The outcome of one counted check of the current secret (hash null: there is none, never valid). */
 type Check = { valid: boolean; hash: string | null; counter: AttemptCounter };
 
+/** A stored hash belongs to one user's column: it checks out there only. */
+const ownerOf = (kind: CredentialKind, userId: string): CredentialOwner => ({ userId, column: kind.columns.hash });
+
 /** Kept this long when the key has no end date yet (never, for keys made by this service). */
 const FAR_FUTURE = new Date('9999-12-31T00:00:00Z');
 
@@ -29,7 +32,7 @@ const operationOf = (step: keyof CredentialKind['operations']) => (...[kind]: Ki
 const keyOf = (...[, , keyId]: KindArgs) => ({ keyId });
 
 /**
- * Passcode and transaction PIN (SPEC section 5): set, verify and change, for
+ * Passcode and transaction PIN (docs/contract.md, passcode and transaction PIN): set, verify and change, for
  * secrets encrypted with a device key. Plaintext lives only in this request.
  */
 @Injectable()
@@ -54,7 +57,7 @@ export class AuthService {
   @Measured(operationOf('set'), keyOf)
   async set(kind: CredentialKind, userId: string, keyId: string, encrypted: string): Promise<boolean> {
     const [opened] = await this.open(keyId, [encrypted]);
-    const newHash = await this.hasher.hash(this.acceptable(kind, opened.secret));
+    const newHash = await this.hasher.hash(this.acceptable(kind, opened.secret), ownerOf(kind, userId));
     const stored = await this.credentials.consumeThen([opened.consumed], (db) =>
       this.credentials.insertHashIfAbsent(db, kind, userId, newHash, this.clock.now()),
     );
@@ -69,9 +72,9 @@ export class AuthService {
     const check = await this.checkCurrent(kind, userId, [opened], secret);
     if (!check.valid) return this.result(false, check.counter);
     const now = this.clock.now();
-    if (this.hasher.isOutdated(check.hash!)) {
-      // Upgraded to the configured argon2 parameters while the secret is at hand (resets the count too).
-      await this.credentials.replaceHash(kind, userId, check.hash!, await this.hasher.hash(secret), now);
+    if (this.hasher.isOutdated(check.hash!, ownerOf(kind, userId))) {
+      // Re-made with the newest pepper and the configured argon2 parameters while the secret is at hand (resets the count too).
+      await this.credentials.replaceHash(kind, userId, check.hash!, await this.hasher.hash(secret, ownerOf(kind, userId)), now);
     } else {
       await this.credentials.saveAttempts(kind, userId, FRESH_COUNTER, now);
     }
@@ -93,7 +96,7 @@ export class AuthService {
     const check = await this.checkCurrent(kind, userId, [current, next], kind.normalize(current.secret));
     // No credential to change answers like a wrong current one: no hint that it does not exist.
     if (!check.valid) return false;
-    const newHash = await this.hasher.hash(newSecret);
+    const newHash = await this.hasher.hash(newSecret, ownerOf(kind, userId));
     return this.credentials.replaceHash(kind, userId, check.hash!, newHash, this.clock.now());
   }
 
@@ -150,7 +153,9 @@ export class AuthService {
     );
     const { hash, reservation } = reserved;
     if (!reservation.granted) throw authErrors.locked(reservation.lockedUntil);
-    const valid = hash ? await this.hasher.verify(hash, secret) : await this.hasher.verifyAgainstNothing(secret);
+    const valid = hash
+      ? await this.hasher.verify(hash, secret, ownerOf(kind, userId))
+      : await this.hasher.verifyAgainstNothing(secret);
     if (!valid && reservation.counter.lockedUntil) {
       this.logger.warn(
         { userId, credential: kind.label, lockedUntil: reservation.counter.lockedUntil },

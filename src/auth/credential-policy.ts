@@ -14,13 +14,13 @@ export function normalizePasscode(passcode: string): string {
   return passcode.normalize('NFC');
 }
 
-/** SPEC section 5: 6 to 64 characters. Takes the normalized passcode. */
+/** docs/contract.md (passcode and transaction PIN): 6 to 64 characters. Takes the normalized passcode. */
 export function passcodeViolation(passcode: string): PolicyViolation | null {
   const length = [...passcode].length;
   return length < PASSCODE_MIN_LENGTH || length > PASSCODE_MAX_LENGTH ? 'LENGTH' : null;
 }
 
-/** SPEC section 5: exactly 4 or 6 ASCII digits, not all one digit, not a straight run. */
+/** docs/contract.md (passcode and transaction PIN): exactly 4 or 6 ASCII digits, not all one digit, not a straight run. */
 export function pinViolation(pin: string): PolicyViolation | null {
   if (pin.length !== 4 && pin.length !== 6) return 'LENGTH';
   if (!/^[0-9]+$/.test(pin)) return 'NOT_DIGITS';

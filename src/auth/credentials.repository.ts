@@ -94,6 +94,28 @@ export class CredentialsRepository {
     return rows.length === 1;
   }
 
+  /** Up to `limit` users with a credential, after `after` in user id order. */
+  hashesAfter(after: string | null, limit: number): Promise<StoredHashes[]> {
+    return this.prisma.userCredential.findMany({
+      where: {
+        ...(after === null ? {} : { userId: { gt: after } }),
+        OR: [{ passcodeHash: { not: null } }, { pinHash: { not: null } }],
+      },
+      select: { userId: true, passcodeHash: true, pinHash: true },
+      orderBy: { userId: 'asc' },
+      take: limit,
+    });
+  }
+
+  /** Swaps one stored hash for another form of the same hash; counters untouched. False when it changed meanwhile. */
+  async swapHash(kind: CredentialKind, userId: string, oldHash: string, newHash: string): Promise<boolean> {
+    const { hash } = columns(kind);
+    const changed = await this.prisma.$executeRaw`
+      UPDATE "UserCredential" SET ${hash} = ${newHash}
+      WHERE "userId" = ${userId} AND ${hash} = ${oldHash}`;
+    return changed === 1;
+  }
+
   /**
    * Replaces the hash that was verified, and clears the counters; false when it
    * changed meanwhile (a concurrent change won).
@@ -112,6 +134,13 @@ export class CredentialsRepository {
       WHERE "userId" = ${userId} AND ${hash} = ${verifiedHash}`;
     return changed === 1;
   }
+}
+
+/** A page of stored hashes, by user id, for maintenance that walks every credential. */
+export interface StoredHashes {
+  userId: string;
+  passcodeHash: string | null;
+  pinHash: string | null;
 }
 
 /** The kind's column names as SQL identifiers (fixed strings from CredentialKind, never input). */

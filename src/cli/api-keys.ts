@@ -1,14 +1,13 @@
 import { parseArgs } from 'node:util';
 import { ApiKeysService, Scope, standaloneApiKeysService } from '../access-control';
-import { isPrintableIdentifier } from '../common';
-import { loadConfig } from '../config';
+import { isPrintableIdentifier, loadPepperRing } from '../common';
 import { PrismaService } from '../database';
 import { runCli, withCliDatabase } from './cli-database';
 
 const USAGE = `usage:
-  npm run apikeys -- create --name <name> --scopes <scope>[,<scope>...]   (client, service, ops, admin)
-  npm run apikeys -- list
-  npm run apikeys -- revoke <id>`;
+  npm run -s apikeys -- create --name <name> --scopes <scope>[,<scope>...]   (client, service, ops, admin)
+  npm run -s apikeys -- list
+  npm run -s apikeys -- revoke <id>`;
 
 /**
  * API keys from the command line, against DATABASE_URL or the embedded database.
@@ -20,10 +19,10 @@ runCli(async () => {
     options: { name: { type: 'string' }, scopes: { type: 'string' } },
   });
   const [command, id] = positionals;
-  await withCliDatabase(async (url) => {
-    const config = loadConfig();
-    const prisma = new PrismaService({ ...config, database: { ...config.database, url } });
-    const service = standaloneApiKeysService(config, prisma);
+  await withCliDatabase(async (_url, config) => {
+    const prisma = new PrismaService(config);
+    const peppers = await loadPepperRing(config, (message) => process.stderr.write(`${message}\n`));
+    const service = standaloneApiKeysService(config, prisma, peppers);
     try {
       if (command === 'create') await create(service, values.name, values.scopes);
       else if (command === 'list') await list(service);
@@ -52,7 +51,7 @@ async function list(service: ApiKeysService) {
     key.id,
     key.name,
     key.scopes.join(','),
-    `${key.prefix}…`,
+    key.prefix ? `${key.prefix}…` : '(chosen)',
     key.createdAt.toISOString(),
     key.lastUsedAt?.toISOString() ?? '-',
     key.revokedAt ? `revoked ${key.revokedAt.toISOString()}` : 'active',
@@ -60,6 +59,6 @@ async function list(service: ApiKeysService) {
   const header = ['id', 'name', 'scopes', 'key', 'created', 'last used', 'state'];
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column].length)));
   for (const row of [header, ...rows]) {
-    process.stdout.write(`${row.map((cell, column) => cell.padEnd(widths[column])).join('  ')}\n`);
+    process.stdout.write(`${row.map((cell, column) => cell.padEnd(widths[column])).join('  ').trimEnd()}\n`);
   }
 }

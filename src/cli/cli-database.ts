@@ -1,23 +1,25 @@
 import { Logger } from '@nestjs/common';
-import { loadConfig } from '../config';
+import { type AppConfig, loadEnvironmentConfig } from '../config';
 import { assertDatabaseReachable, startEmbeddedPostgres } from '../database';
 
 /**
- * Runs a command-line task against the service's database: DATABASE_URL when set,
- * otherwise the embedded server in DATA_DIR (shared with a running service if any).
+ * Runs a command-line task against the service's database, configured as the
+ * service is (the environment over `.env`): DATABASE_URL when set, otherwise the
+ * embedded server of DATA_DIR (shared with a running service if any).
  */
-export async function withCliDatabase(task: (url: string) => Promise<void>): Promise<void> {
-  const config = loadConfig();
+export async function withCliDatabase(task: (url: string, config: AppConfig) => Promise<void>): Promise<void> {
+  const config = loadEnvironmentConfig();
   const embedded = config.database.url
     ? undefined
     : await startEmbeddedPostgres({
         dataDir: config.database.dataDir,
         port: config.database.embeddedPort,
+        onNotice: (message) => process.stderr.write(`${message}\n`),
       });
   try {
     const url = config.database.url ?? embedded!.url;
     await assertDatabaseReachable(url);
-    await task(url);
+    await task(url, { ...config, database: { ...config.database, url } });
   } finally {
     await embedded?.stop();
   }

@@ -5,14 +5,14 @@ import { diffSchemaAgainstMigrations, MIGRATIONS_DIR } from '../database';
 import { runCli, withCliDatabase } from './cli-database';
 
 /**
- * `npm run db:migration:create -- <name>`: writes the SQL that takes the
+ * `npm run -s db:migration:create -- <name>`: writes the SQL that takes the
  * migrations folder to the current prisma/schema.prisma, as Prisma's own
  * `migrate dev --create-only` would. Review it, then commit it.
  */
 runCli(async () => {
   const name = process.argv[2];
   if (!name || !/^[a-z0-9_]+$/.test(name)) {
-    throw new Error('usage: npm run db:migration:create -- <snake_case_name>');
+    throw new Error('usage: npm run -s db:migration:create -- <snake_case_name>');
   }
   await withCliDatabase(async (url) => {
     const sql = await diffSchemaAgainstMigrations(url);

@@ -1,7 +1,7 @@
 import { applyMigrations } from '../database';
 import { runCli, withCliDatabase } from './cli-database';
 
-/** `npm run db:migrate`: applies pending migrations from prisma/migrations. */
+/** `npm run -s db:migrate`: applies pending migrations from prisma/migrations. */
 runCli(() =>
   withCliDatabase(async (url) => {
     const applied = await applyMigrations(url);

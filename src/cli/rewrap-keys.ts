@@ -1,18 +1,16 @@
-import { loadConfig } from '../config';
 import { PrismaService } from '../database';
 import { loadMasterKeyRing, rewrapPrivateKeys } from '../keys';
 import { runCli, withCliDatabase } from './cli-database';
 
 /**
- * `npm run keys:rewrap`: re-encrypts every stored private key under the newest
+ * `npm run -s keys:rewrap`: re-encrypts every stored private key under the newest
  * master key of KMS_MASTER_KEYS. Put the new key first in the ring (keep the old
  * ones), run this, then drop the old keys from the ring. Exits 1 if any row failed.
  */
 runCli(() =>
-  withCliDatabase(async (url) => {
-    const config = loadConfig();
+  withCliDatabase(async (_url, config) => {
     const ring = await loadMasterKeyRing(config, (message) => process.stderr.write(`${message}\n`));
-    const prisma = new PrismaService({ ...config, database: { ...config.database, url } });
+    const prisma = new PrismaService(config);
     try {
       const counts = await rewrapPrivateKeys(prisma, ring, { batchSize: 500 });
       process.stdout.write(

@@ -19,7 +19,7 @@ describe('loadConfig', () => {
     expect(config).toMatchObject({
       env: 'development',
       http: { port: 3000, bodyLimitBytes: 65536 },
-      database: { url: undefined, embeddedPort: 54320 },
+      database: { url: undefined, embeddedPort: undefined },
       keys: { expiryDays: 30, retentionDays: 90, maxGenerationsPerDevice: 5, generationWindowHours: 24, maxEncryptedDataSize: 2048 },
       rotation: { cron: '0 3 * * *' },
       auth: { maxAttempts: 5, lockoutMinutes: 15 },

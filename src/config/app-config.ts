@@ -8,6 +8,15 @@ export interface MasterKeyEntry {
   key: Buffer;
 }
 
+/** One pepper of the AUTH_PEPPER ring: its id (named by what it protects) and its secret. */
+export interface PepperEntry {
+  id: string;
+  secret: Buffer;
+}
+
+/** The id of a pepper given without one (AUTH_PEPPER before rings, the development file). */
+export const UNNAMED_PEPPER_ID = '0';
+
 /** The typed configuration every module reads; built once from the environment. */
 export interface AppConfig {
   env: Environment['NODE_ENV'];
@@ -23,7 +32,8 @@ export interface AppConfig {
   database: {
     url?: string;
     dataDir: string;
-    embeddedPort: number;
+    /** Unset: the embedded server opens no TCP port (Unix socket only). */
+    embeddedPort?: number;
     connectTimeoutMs: number;
     statementTimeoutMs: number;
   };
@@ -40,7 +50,8 @@ export interface AppConfig {
   /** Newest first; undefined means "use the development key file". */
   masterKeys?: MasterKeyEntry[];
   auth: {
-    pepper?: string;
+    /** Newest first; undefined means "use the development pepper file". */
+    peppers?: PepperEntry[];
     maxAttempts: number;
     lockoutMinutes: number;
     argon2: { memoryKib: number; timeCost: number; parallelism: number };
@@ -51,6 +62,7 @@ export interface AppConfig {
     maxAliases: number;
     maxFields: number;
     maxBatch: number;
+    maxTokens: number;
     introspection: boolean;
   };
   metrics: {
@@ -83,8 +95,14 @@ const OPTIONAL_VARIABLES = [
   'ALLOW_ANONYMOUS_CLIENTS',
   'KMS_BOOTSTRAP_ADMIN_KEY',
   'CORS_ORIGINS',
+  'EMBEDDED_PG_PORT',
 ];
 export const KNOWN_VARIABLES = [...new Set([...Object.keys(new Environment()), ...OPTIONAL_VARIABLES])];
+
+/** Each variable's built-in default (undefined: none), as validation applies it. */
+export const ENVIRONMENT_DEFAULTS: ReadonlyMap<string, unknown> = new Map(
+  KNOWN_VARIABLES.map((name) => [name, (new Environment() as unknown as Record<string, unknown>)[name]]),
+);
 
 /** Reads and validates the environment; throws one ConfigError naming every bad variable. */
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
@@ -121,6 +139,16 @@ export function parseMasterKeys(ring: string): MasterKeyEntry[] {
   });
 }
 
+/** `<id>:<secret>,...` (newest first), or one secret without an id: pepper `0`. */
+export function parsePepperRing(ring: string): PepperEntry[] {
+  if (!ring.includes(':')) return [{ id: UNNAMED_PEPPER_ID, secret: Buffer.from(ring.trim(), 'utf8') }];
+  return ring.split(',').map((entry) => {
+    const trimmed = entry.trim();
+    const separator = trimmed.indexOf(':');
+    return { id: trimmed.slice(0, separator), secret: Buffer.from(trimmed.slice(separator + 1), 'utf8') };
+  });
+}
+
 function toAppConfig(env: Environment, isProduction: boolean): AppConfig {
   return {
     env: env.NODE_ENV,
@@ -154,7 +182,7 @@ function toAppConfig(env: Environment, isProduction: boolean): AppConfig {
     rotation: { cron: env.KEY_ROTATION_CRON, batchSize: env.KEY_ROTATION_BATCH_SIZE },
     masterKeys: env.KMS_MASTER_KEYS ? parseMasterKeys(env.KMS_MASTER_KEYS) : undefined,
     auth: {
-      pepper: env.AUTH_PEPPER,
+      peppers: env.AUTH_PEPPER ? parsePepperRing(env.AUTH_PEPPER) : undefined,
       maxAttempts: env.AUTH_MAX_ATTEMPTS,
       lockoutMinutes: env.AUTH_LOCKOUT_MINUTES,
       argon2: {
@@ -172,6 +200,7 @@ function toAppConfig(env: Environment, isProduction: boolean): AppConfig {
       maxAliases: env.GRAPHQL_MAX_ALIASES,
       maxFields: env.GRAPHQL_MAX_FIELDS,
       maxBatch: env.GRAPHQL_MAX_BATCH,
+      maxTokens: env.GRAPHQL_MAX_TOKENS,
       introspection: !isProduction,
     },
     metrics: {

@@ -54,6 +54,30 @@ class MasterKeyRing implements ValidatorConstraintInterface {
   }
 }
 
+const PEPPER_ID = /^[A-Za-z0-9_-]{1,32}$/;
+const MIN_PEPPER_LENGTH = 32;
+
+/**
+ * AUTH_PEPPER: `<id>:<secret>[,<id>:<secret>...]`, newest first, or one secret
+ * without an id (before pepper rings: it is pepper `0`).
+ */
+@ValidatorConstraint({ name: 'pepperRing' })
+class PepperRingValue implements ValidatorConstraintInterface {
+  validate(value: unknown) {
+    if (typeof value !== 'string') return false;
+    if (!value.includes(':')) return value.length >= MIN_PEPPER_LENGTH && !value.includes(',');
+    const entries = value.split(',').map((entry) => entry.trim());
+    const ids = entries.map((entry) => entry.slice(0, entry.indexOf(':')));
+    return (
+      entries.every((entry, index) => PEPPER_ID.test(ids[index]) && entry.length - ids[index].length - 1 >= MIN_PEPPER_LENGTH) &&
+      new Set(ids).size === ids.length
+    );
+  }
+  defaultMessage() {
+    return `$property must be <id>:<secret>[,<id>:<secret>...], newest first, with unique ids and secrets of at least ${MIN_PEPPER_LENGTH} characters (use 32 random bytes, base64); or one such secret without an id`;
+  }
+}
+
 /**
  * A browser's Origin header is scheme://host[:port], lower case, without a default port,
  * path or trailing slash: an entry that is not exactly that would never match one.
@@ -111,8 +135,8 @@ export class Environment {
   @MinLength(1) @IsString()
   DATA_DIR = './.data';
 
-  @Type(() => Number) @Min(1) @Max(65535) @IsInt()
-  EMBEDDED_PG_PORT = 54320;
+  @IsOptional() @Type(() => Number) @Min(1) @Max(65535) @IsInt()
+  EMBEDDED_PG_PORT?: number;
 
   @Type(() => Number) @Min(100) @Max(600000) @IsInt()
   DATABASE_CONNECT_TIMEOUT_MS = 5000;
@@ -156,9 +180,7 @@ export class Environment {
   @IsOptional() @Validate(MasterKeyRing)
   KMS_MASTER_KEYS?: string;
 
-  @IsOptional()
-  @MinLength(32, { message: '$property must be at least 32 characters (use 32 random bytes, base64)' })
-  @IsString()
+  @IsOptional() @Validate(PepperRingValue)
   AUTH_PEPPER?: string;
 
   @Type(() => Number) @Min(1) @Max(100) @IsInt()
@@ -196,6 +218,9 @@ export class Environment {
 
   @Type(() => Number) @Min(1) @Max(100) @IsInt()
   GRAPHQL_MAX_BATCH = 5;
+
+  @Type(() => Number) @Min(200) @Max(100000) @IsInt()
+  GRAPHQL_MAX_TOKENS = 1000;
 
   @Type(() => Number) @Min(50) @Max(60000) @IsInt()
   METRICS_FLUSH_INTERVAL_MS = 1000;

@@ -1,3 +1,16 @@
 /** Configuration: every environment variable, validated once into a typed AppConfig. */
-export { AppConfig, ConfigError, KNOWN_VARIABLES, loadConfig, MasterKeyEntry, parseMasterKeys } from './app-config';
+export {
+  AppConfig,
+  ConfigError,
+  ENVIRONMENT_DEFAULTS,
+  KNOWN_VARIABLES,
+  loadConfig,
+  MasterKeyEntry,
+  parseMasterKeys,
+  parsePepperRing,
+  PepperEntry,
+  UNNAMED_PEPPER_ID,
+} from './app-config';
 export { APP_CONFIG, ConfigModule } from './config.module';
+export { DOT_ENV_FILE, loadEnvironmentConfig } from './load-environment';
+export { SECRET_VARIABLES } from './environment';

@@ -1,9 +1,11 @@
 import { Client } from 'pg';
 
-/** host:port/database of a connection URL, without user or password: safe to print. */
+/** host:port/database (or the socket directory) of a connection URL, without user or password: safe to print. */
 export function describeDatabaseUrl(url: string): string {
   try {
     const parsed = new URL(url);
+    const socketDir = parsed.searchParams.get('host');
+    if (socketDir?.startsWith('/')) return `unix:${socketDir} ${parsed.pathname}`;
     return `${parsed.hostname}:${parsed.port || '5432'}${parsed.pathname}`;
   } catch {
     return '(unparseable URL)';

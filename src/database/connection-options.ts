@@ -3,8 +3,8 @@ import type { AppConfig } from '../config';
 
 /**
  * Bounds on every connection the service opens, so that a slow or unreachable
- * database fails requests (INTERNAL, retried by the caller) instead of hanging
- * them: connecting, each statement (server side, and client side a little later
+ * database fails requests (SERVICE_UNAVAILABLE when it cannot be reached, INTERNAL
+ * when a statement runs too long) instead of hanging them: connecting, each statement (server side, and client side a little later
  * for a network that stops answering), and an open transaction left idle.
  */
 export function connectionOptions(config: AppConfig): PoolConfig {

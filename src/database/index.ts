@@ -10,7 +10,7 @@ export { Batch, deleteInsertOnlyBatch, runBatch } from './batches';
 export { assertDatabaseReachable, describeDatabaseUrl } from './connection-check';
 export { connectionOptions } from './connection-options';
 export { DatabaseModule } from './database.module';
-export { EmbeddedDatabase, startEmbeddedPostgres } from './embedded-postgres';
+export { EmbeddedDatabase, EmbeddedPostgresError, EmbeddedPostgresOptions, startEmbeddedPostgres } from './embedded-postgres';
 export { migrationNames, pendingMigrations } from './migration-status';
 export { PrismaService } from './prisma.service';
 export { applyMigrations, diffSchemaAgainstMigrations, MIGRATIONS_DIR } from './schema-engine';

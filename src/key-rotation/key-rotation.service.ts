@@ -14,7 +14,7 @@ export const KEY_ROTATION_LOCK = 'kms:key-rotation';
 type Step = [keyof RotationCounts, (limit: number) => Promise<number>];
 
 /**
- * The daily lifecycle job (SPEC section 4): deprecate expired keys, delete keys
+ * The daily lifecycle job (docs/contract.md, key lifecycle): deprecate expired keys, delete keys
  * past retention, delete old metrics, purge spent single-use records and old
  * rate-limit ledger rows. One runner across all instances (advisory lock); each
  * step is a batch statement of the module that owns the table, walked until a

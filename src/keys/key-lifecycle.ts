@@ -1,7 +1,7 @@
 import { registerEnumType } from '@nestjs/graphql';
 
 /**
- * The lifecycle rules of a device key (SPEC section 4), in TypeScript. Their SQL
+ * The lifecycle rules of a device key (docs/contract.md, key lifecycle), in TypeScript. Their SQL
  * forms are beside them in key-lifecycle.sql.ts; a repository test evaluates both
  * on every boundary and requires the same answers.
  */

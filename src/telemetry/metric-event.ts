@@ -8,7 +8,7 @@ export interface MetricEvent {
   status: MetricStatus;
   keyId?: string | null;
   deviceId?: string | null;
-  /** The error code (SPEC section 6) of a failure. */
+  /** The error code (docs/contract.md, error codes) of a failure. */
   errorReason?: string | null;
   /** The internal reason of a failure, finer than the code (see KmsError.reason). */
   errorDetail?: string | null;

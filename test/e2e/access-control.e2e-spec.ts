@@ -1,10 +1,12 @@
 import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { buildSchema } from 'graphql';
 import { OperationScopes } from '../../src/access-control';
 import { Scope } from '../../src/access-control';
+import { MIGRATIONS_DIR } from '../../src/database';
 import { encryptWithWebCrypto } from '../support/clients';
 import { operationDocuments } from '../support/operation-documents';
 import { decrypt, errorCode, GENERATE_KEY, generateKey, newDeviceId } from '../support/operations';
@@ -38,7 +40,7 @@ describe('access control', () => {
     expect([...declared.keys()].sort()).toEqual(operations.map((operation) => operation.name).sort());
   });
 
-  it('gives each operation the scope SPEC section 6 assigns (a new operation must be placed here)', () => {
+  it('gives each operation the scope docs/contract.md assigns (a new operation must be placed here)', () => {
     const bySpec: Record<Scope, string[]> = {
       [Scope.CLIENT]: ['Mutation.generateEncryptionKey', 'Query.encryptionKey', 'Query.activeEncryptionKey'],
       [Scope.SERVICE]: [
@@ -178,6 +180,70 @@ describe('the bootstrap admin key (KMS_BOOTSTRAP_ADMIN_KEY)', () => {
       expect(errorCode(await withOther.gql(LIST_API_KEYS, undefined, { authorization: `Bearer ${other}` }))).toBe('UNAUTHENTICATED');
       await withOther.close();
     } finally {
+      await database.drop();
+    }
+  });
+});
+
+describe('a chosen API key (KMS_BOOTSTRAP_ADMIN_KEY): nothing of it stored', () => {
+  const chosen = `chosen-by-a-person-${randomBytes(8).toString('hex')}-hunter2-summer`;
+  rememberSecret(chosen);
+  const bearer = { authorization: `Bearer ${chosen}` };
+  const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+  /** Every 6-character piece of the chosen key: none may appear in what is stored. */
+  const pieces = Array.from({ length: chosen.length - 5 }, (_, index) => chosen.slice(index, index + 6));
+
+  it('is stored as a keyed hash, no prefix, and listed without one', async () => {
+    const t = await startTestApp({ database: await createTestDatabase(), env: { KMS_BOOTSTRAP_ADMIN_KEY: chosen } });
+    try {
+      const row = await t.prisma.apiKey.findFirstOrThrow({ where: { name: 'bootstrap-admin' } });
+      expect(row.prefix).toBe('');
+      expect(row.keyHash).toMatch(/^hmac1\.0\.[0-9a-f]{64}$/);
+      expect(row.keyHash).not.toContain(sha256(chosen));
+      const stored = JSON.stringify(row);
+      expect(pieces.filter((piece) => stored.includes(piece))).toEqual([]);
+      const listed = await t.gql(LIST_API_KEYS, undefined, bearer);
+      expect(listed.data!.apiKeys).toContainEqual(expect.objectContaining({ name: 'bootstrap-admin', prefix: '' }));
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('an existing bootstrap row (plain SHA-256 and a prefix) loses its prefix in the migration, keeps working, and is re-hashed on its next use', async () => {
+    const t = await startTestApp();
+    try {
+      // As the service stored it before: its SHA-256, and its first 12 characters in clear.
+      await t.prisma.apiKey.create({
+        data: { name: 'bootstrap-admin', keyHash: sha256(chosen), prefix: chosen.slice(0, 12), scopes: ['admin'], createdAt: new Date() },
+      });
+      const migration = readFileSync(join(MIGRATIONS_DIR, '20261202000000_chosen_api_key_prefix', 'migration.sql'), 'utf8');
+      await t.prisma.$executeRawUnsafe(migration);
+      expect(await t.prisma.apiKey.findFirstOrThrow({ where: { name: 'bootstrap-admin' } })).toMatchObject({ prefix: '', keyHash: sha256(chosen) });
+
+      expect((await t.gql(LIST_API_KEYS, undefined, bearer)).errors).toBeUndefined();
+      const row = await t.prisma.apiKey.findFirstOrThrow({ where: { name: 'bootstrap-admin' } });
+      expect(row.keyHash).toMatch(/^hmac1\.0\./);
+      expect((await t.gql(LIST_API_KEYS, undefined, bearer)).errors).toBeUndefined();
+      // Generated keys keep their SHA-256 and prefix.
+      const generated = await t.prisma.apiKey.findFirstOrThrow({ where: { name: 'test-admin' } });
+      expect(generated.keyHash).toMatch(/^[0-9a-f]{64}$/);
+      expect(generated.prefix).toMatch(/^kms_.{8}$/);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('follows a pepper rotation: found under the old pepper, re-hashed under the new one', async () => {
+    const database = await createTestDatabase();
+    const oldPepper = randomBytes(32).toString('base64');
+    const first = await startTestApp({ database, env: { KMS_BOOTSTRAP_ADMIN_KEY: chosen, AUTH_PEPPER: oldPepper } });
+    await first.close();
+    const rotated = await startTestApp({ database, env: { AUTH_PEPPER: `next:${randomBytes(32).toString('base64')},0:${oldPepper}` } });
+    try {
+      expect((await rotated.gql(LIST_API_KEYS, undefined, bearer)).errors).toBeUndefined();
+      expect((await rotated.prisma.apiKey.findFirstOrThrow({ where: { name: 'bootstrap-admin' } })).keyHash).toMatch(/^hmac1\.next\./);
+    } finally {
+      await rotated.close();
       await database.drop();
     }
   });

@@ -5,6 +5,7 @@ import { MetricsRecorder } from '../../src/telemetry';
 import { authCall, authDevice, newUserId } from '../support/auth-operations';
 import { encryptWithJose, encryptWithOpenssl, encryptWithWebCrypto } from '../support/clients';
 import { errorCode, GeneratedKey, generateKey, newDeviceId } from '../support/operations';
+import { openStoredHash } from '../support/credential-hash';
 import { startTestApp, TestApp } from '../support/test-app';
 
 /** Cheap argon2 here so the suite stays fast; one test below runs the defaults. */
@@ -321,7 +322,7 @@ describe('auth: passcode and transaction PIN', () => {
   });
 
   describe('storage', () => {
-    it('keeps neither the plaintext nor an unpeppered hash', async () => {
+    it('keeps neither the plaintext nor a hash that can be checked without the pepper', async () => {
       const olga = user();
       await olga.setPin('482915');
       await olga.setPasscode('s3cret-passcode');
@@ -329,17 +330,17 @@ describe('auth: passcode and transaction PIN', () => {
       const everything = JSON.stringify(stored);
       expect(everything).not.toContain('482915');
       expect(everything).not.toContain('s3cret-passcode');
+      expect(everything).not.toContain('$argon2');
 
-      for (const [secret, phc] of [['482915', stored.pinHash!], ['s3cret-passcode', stored.passcodeHash!]]) {
+      for (const [secret, column] of [['482915', 'pinHash'], ['s3cret-passcode', 'passcodeHash']] as const) {
+        // kmsp1.<pepper id>.<iv>.<ciphertext>.<tag>: AES-256-GCM under a key derived from the pepper.
+        expect(stored[column]!.split('.').slice(0, 2)).toEqual(['kmsp1', '0']);
+        const phc = openStoredHash(t, stored[column]!, olga.userId, column);
+        // Inside: argon2id of the secret with the configured parameters (the method is right).
         const [, algorithm, version, params, salt, digest] = phc.split('$');
         expect([algorithm, version, params]).toEqual(['argon2id', 'v=19', 'm=8192,t=1,p=1']);
         const options = { memoryCost: 8192, timeCost: 1, parallelism: 1, salt: Buffer.from(salt, 'base64') };
-        const unpeppered = (await hashRaw(secret, options)).toString('base64').replace(/=+$/, '');
-        expect(unpeppered).not.toBe(digest);
-        // The same recomputation with the pepper does give the stored digest: the method is right.
-        const pepper = Buffer.from(t.config.auth.pepper!, 'utf8');
-        const peppered = (await hashRaw(secret, { ...options, secret: pepper })).toString('base64').replace(/=+$/, '');
-        expect(peppered).toBe(digest);
+        expect((await hashRaw(secret, options)).toString('base64').replace(/=+$/, '')).toBe(digest);
       }
     });
 
@@ -408,7 +409,7 @@ describe('auth with the default argon2 parameters', () => {
     expect((await quinn.verifyPin('7395')).data!.verifyTransactionPin.valid).toBe(true);
     expect((await quinn.verifyPin('7359')).data!.verifyTransactionPin.valid).toBe(false);
     const stored = await t.prisma.userCredential.findUniqueOrThrow({ where: { userId: quinn.userId } });
-    expect(stored.pinHash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+    expect(openStoredHash(t, stored.pinHash!, quinn.userId, 'pinHash')).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
   });
 
   it('upgrades a hash made with other parameters at the next successful verification', async () => {
@@ -420,7 +421,8 @@ describe('auth with the default argon2 parameters', () => {
     } finally {
       await cheap.close();
     }
-    const pinHash = async () => (await t.prisma.userCredential.findUniqueOrThrow({ where: { userId } })).pinHash;
+    const pinHash = async () =>
+      openStoredHash(t, (await t.prisma.userCredential.findUniqueOrThrow({ where: { userId } })).pinHash!, userId, 'pinHash');
     expect(await pinHash()).toMatch(/\$m=8192,t=1,p=1\$/);
     const rita = authDevice(t, key, userId);
     expect((await rita.verifyPin('7359')).data!.verifyTransactionPin.valid).toBe(false);

@@ -21,7 +21,14 @@ describe('GraphQL limits', () => {
   let t: TestApp;
   beforeAll(async () => {
     t = await startTestApp({
-      env: { GRAPHQL_MAX_DEPTH: '6', GRAPHQL_MAX_ALIASES: '3', GRAPHQL_MAX_FIELDS: '10', GRAPHQL_MAX_BATCH: '2', REQUEST_BODY_LIMIT_BYTES: '2048' },
+      env: {
+        GRAPHQL_MAX_DEPTH: '6',
+        GRAPHQL_MAX_ALIASES: '3',
+        GRAPHQL_MAX_FIELDS: '10',
+        GRAPHQL_MAX_BATCH: '2',
+        GRAPHQL_MAX_TOKENS: '300',
+        REQUEST_BODY_LIMIT_BYTES: '4096', // the standard introspection query is about 2 KB
+      },
     });
   });
   afterAll(() => t.close());
@@ -32,6 +39,23 @@ describe('GraphQL limits', () => {
     expect(errorCode(deep)).toBe('BAD_USER_INPUT');
     expect(deep.errors![0].message).toMatch(/depth/i);
     expect(deep.data).toBeUndefined();
+  });
+
+  it('bounds schema introspection too (development): the standard query passes, one level deeper does not', async () => {
+    const standard = await t.gql(getIntrospectionQuery({ inputValueDeprecation: true, oneOf: true }));
+    expect(standard.errors).toBeUndefined();
+    expect(standard.data!.__schema.queryType).toMatchObject({ name: 'Query' });
+    const deeper = await t.gql(getIntrospectionQuery({ typeDepth: 10 }));
+    expect(errorCode(deeper)).toBe('BAD_USER_INPUT');
+    expect(deeper.errors![0].message).toMatch(/depth limit of 15 exceeded, found 16/);
+    expect(deeper.data).toBeUndefined();
+  });
+
+  it('bounds the tokens of a document (GRAPHQL_MAX_TOKENS): parsing stops before any other rule runs', async () => {
+    const response = await t.gql(`{ ${'a '.repeat(300)}}`); // unknown fields: the parser refuses first
+    expect(errorCode(response)).toBe('BAD_USER_INPUT');
+    expect(response.errors).toHaveLength(1);
+    expect(response.errors![0].message).toMatch(/more tha[nt] 300 tokens/);
   });
 
   it('bounds aliases (GRAPHQL_MAX_ALIASES)', async () => {
@@ -66,7 +90,7 @@ describe('GraphQL limits', () => {
   });
 
   it('bounds the request body (REQUEST_BODY_LIMIT_BYTES) with PAYLOAD_TOO_LARGE', async () => {
-    const body = JSON.stringify({ query: '{ __typename }', variables: { pad: 'x'.repeat(2100) } });
+    const body = JSON.stringify({ query: '{ __typename }', variables: { pad: 'x'.repeat(4200) } });
     const response = await post(t, body);
     expect(response.status).toBe(413);
     expect(await response.json()).toEqual({

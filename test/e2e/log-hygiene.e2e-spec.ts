@@ -19,6 +19,7 @@ describe('logs', () => {
   let lines: Record<string, any>[];
   let raw: string;
   let internalCorrelationId: string;
+  let orphanCorrelationId: string;
   let requestIdFromHeader: string | null;
   let logFile: string;
 
@@ -45,6 +46,15 @@ describe('logs', () => {
         encryptedData: await encryptWithWebCrypto(key.publicKey, secrets.plaintext),
       });
       internalCorrelationId = internal.errors![0].extensions.correlationId;
+      // A wrapped key under a master key the ring no longer has: our own code throws, its message names the row.
+      await t.prisma.clientEncryptionKey.create({
+        data: { ...stored, id: `${key.keyId}-orphan`, privateKey: 'kms1.retired-master-key.AAAA.BBBB.CCCC' },
+      });
+      const orphan = await decrypt(t, {
+        keyId: `${key.keyId}-orphan`,
+        encryptedData: await encryptWithWebCrypto(key.publicKey, secrets.plaintext),
+      });
+      orphanCorrelationId = orphan.errors![0].extensions.correlationId;
       const traced = await fetch(`${t.baseUrl}/graphql`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'x-request-id': 'trace-me-123' },
@@ -81,8 +91,18 @@ describe('logs', () => {
     expect(lines).toContainEqual(expect.objectContaining({ req: expect.objectContaining({ id: 'trace-me-123' }) }));
   });
 
-  it('record an internal error under the correlation id the caller was given', () => {
-    expect(lines).toContainEqual(expect.objectContaining({ msg: 'internal error', correlationId: internalCorrelationId }));
+  it('record an internal error under the correlation id the caller was given, in one line without a stack trace', () => {
+    const internal = lines.filter((line) => line.msg === 'internal error');
+    expect(internal).toEqual([
+      expect.objectContaining({ correlationId: internalCorrelationId, errorName: expect.any(String) }),
+      expect.objectContaining({ correlationId: orphanCorrelationId, errorName: 'Error' }),
+    ]);
+    // Where in our code it failed, as file:line:column, and nothing else of the stack or the message.
+    const [, orphan] = internal;
+    expect(orphan.at[0]).toMatch(/^src\/keys\/crypto\/master-key-ring\.ts:\d+:\d+$/);
+    for (const location of orphan.at) expect(location).toMatch(/^src\/[\w/.-]+\.ts:\d+:\d+$/);
+    expect(raw).not.toMatch(/retired-master-key|-orphan|not under any master key/);
+    expect(raw).not.toMatch(/\\n\s+at |"stack"|"frames"|node_modules/);
   });
 
   it('hold no secret, plaintext, private key, API key or authorization header', () => {

@@ -260,7 +260,7 @@ describe('metrics summary', () => {
       .toBe('BAD_USER_INPUT');
   });
 
-  it('takes null or no argument as the default 24 hours (SPEC: Int = 24)', async () => {
+  it('takes null or no argument as the default 24 hours (the contract: Int = 24)', async () => {
     for (const [query, variables] of [
       ['query { getEncryptionMetricsSummary }', undefined],
       ['query { getEncryptionMetricsSummary(timeframeHours: null) }', undefined],

@@ -50,7 +50,7 @@ describe('the GraphQL schema', () => {
     expect(names.filter((name) => /private|secret|wrapped|master/i.test(name))).toEqual([]);
   });
 
-  it('exposes the SPEC section 3 operations and EncryptionKey fields', () => {
+  it('exposes the contract operations and EncryptionKey fields (docs/contract.md)', () => {
     const schema = t.app.get(GraphQLSchemaHost).schema;
     const fieldsOf = (name: string) => {
       const type = schema.getType(name);

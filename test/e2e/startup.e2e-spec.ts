@@ -42,6 +42,9 @@ describe('the service process (src/main.ts)', () => {
     const generated = await gql(port, GENERATE_KEY, { input: { deviceId: 'startup-device' } });
     const keyId = generated.data.generateEncryptionKey.keyId;
     expect(first.stdout()).toContain('no DATABASE_URL: starting embedded PostgreSQL');
+    expect(first.stdout()).toContain(
+      `development mode (NODE_ENV=development): the master key ring and the pepper not set are generated once and kept in ${dataDir}`,
+    );
     expect(first.stdout()).toMatch(/"applied":\["\d+_init"/);
     expect(await stopServiceProcess(first)).toBe(0);
     expect(await isListening(pgPort)).toBe(false);

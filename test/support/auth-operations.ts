@@ -4,7 +4,7 @@ import type { TestApp } from './test-app';
 
 const RESULT = 'valid remainingAttempts lockedUntil';
 
-/** The six auth mutations (SPEC section 5), as outside clients send them. */
+/** The six auth mutations (docs/contract.md, passcode and transaction PIN), as outside clients send them. */
 export const AUTH_DOCUMENTS = {
   setPasscode: `mutation Set($input: SetPasscodeInput!) { setPasscode(input: $input) }`,
   verifyPasscode: `mutation Verify($input: VerifyPasscodeInput!) { verifyPasscode(input: $input) { ${RESULT} } }`,

@@ -40,7 +40,7 @@ export async function encryptWithJose(
     .encrypt(key);
 }
 
-/** `openssl pkeyutl` with OAEP, SHA-256 and MGF1-SHA-256, as SPEC section 3 spells it. */
+/** `openssl pkeyutl` with OAEP, SHA-256 and MGF1-SHA-256, as docs/contract.md (ciphertext formats) spells it. */
 export async function encryptWithOpenssl(publicKeyPem: string, plaintext: string): Promise<string> {
   rememberSecret(plaintext);
   const dir = await mkdtemp(join(tmpdir(), 'kms-openssl-'));

@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedPostgres } from '../../src/database';
 import { applyMigrations } from '../../src/database';
-import { freePort } from './free-port';
 import { databaseUrl, onServer } from './test-server';
 
 /**
@@ -21,7 +20,7 @@ export default async function globalSetup() {
   let serverUrl = process.env.TEST_DATABASE_URL;
   if (!serverUrl) {
     const dataDir = join(tmpdir(), `kms-test-${runId}`);
-    const embedded = await startEmbeddedPostgres({ dataDir, port: await freePort(), database: 'postgres' });
+    const embedded = await startEmbeddedPostgres({ dataDir, database: 'postgres' });
     Object.assign(globalThis, { kmsTestEmbedded: { ...embedded, dataDir } });
     serverUrl = embedded.url;
   }

@@ -16,11 +16,12 @@ export interface ServiceProcess {
 
 /**
  * The real entry point (src/main.ts, compiled on the fly by @swc-node) as a child
- * process, with only the environment given (plus PATH and HOME).
+ * process, with only the environment given (plus PATH and HOME), in this checkout
+ * or in `cwd` (a copy of it).
  */
-export function startServiceProcess(env: Record<string, string>, nodeArgs: string[] = []): ServiceProcess {
+export function startServiceProcess(env: Record<string, string>, nodeArgs: string[] = [], cwd = ROOT): ServiceProcess {
   const child = spawn(process.execPath, [...nodeArgs, '-r', '@swc-node/register', 'src/main.ts'], {
-    cwd: ROOT,
+    cwd,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_FORMAT: 'json', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -15,7 +15,10 @@ abstract class ApiKeyIdentity {
 /** An API key as listed: never the key, never its hash. */
 @ObjectType()
 export class ApiKeyInfo extends ApiKeyIdentity {
-  @Field({ description: 'The first characters of the key, to recognise it.' })
+  @Field({
+    description:
+      'The first characters of a generated key, to recognise it; empty for a key chosen by the operator (KMS_BOOTSTRAP_ADMIN_KEY), of which nothing is stored.',
+  })
   prefix!: string;
 
   @Field()

@@ -2,7 +2,7 @@ import { Field, ID, InputType } from '@nestjs/graphql';
 import { IsString } from 'class-validator';
 import { IsIdentifier, KEY_ID_MAX } from '../../common';
 
-const CIPHERTEXT = 'Encrypted with the key (SPEC section 3): base64 RSA-OAEP-SHA256, or JWE compact. Single use.';
+const CIPHERTEXT = 'Encrypted with the key (docs/contract.md, ciphertext formats): base64 RSA-OAEP-SHA256, or JWE compact. Single use.';
 
 /** Whose credential, and the device key the secrets are encrypted with (required here). */
 @InputType({ isAbstract: true })

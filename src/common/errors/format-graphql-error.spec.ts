@@ -1,7 +1,8 @@
+import { join } from 'node:path';
 import { BadRequestException, ForbiddenException, UnauthorizedException } from '@nestjs/common';
 import { GraphQLError } from 'graphql';
 import { ErrorCode } from './error-code';
-import { formatGraphQLError } from './format-graphql-error';
+import { codeLocations, formatGraphQLError, InternalErrorReport } from './format-graphql-error';
 import { KmsError } from './kms-error';
 
 const formatted = (code?: string) => ({ message: 'raw message', path: ['op'], extensions: code ? { code } : {} });
@@ -51,12 +52,35 @@ describe('formatGraphQLError', () => {
     expect(JSON.stringify(reports)).not.toContain('SELECT');
   });
 
-  it('reports only stack frames of a multi-line message (Prisma puts query values on later lines)', () => {
-    const prismaLike = new Error('Invalid `prisma.$queryRaw()` invocation:\n\n\nRaw query failed. Code: `22P02`. Message: `invalid input syntax for type uuid: "secret-value-xyz"`');
+  it('reports where in our code it failed, as file:line:column of this project only', () => {
+    format(formatted(), resolverError(new Error('boom')));
+    const [report] = reports as InternalErrorReport[];
+    expect(Object.keys(report).sort()).toEqual(['at', 'correlationId', 'errorName', 'prismaCode']);
+    expect(report.at![0]).toMatch(/^src\/common\/errors\/format-graphql-error\.spec\.ts:\d+:\d+$/);
+    // jest's own frames (node_modules) and Node's are not ours: left out.
+    for (const location of report.at!) expect(location).toMatch(/^src\/[\w/.-]+\.ts:\d+:\d+$/);
+  });
+
+  it('never takes a line of the message for a frame, however it is shaped (Prisma puts values on later lines)', () => {
+    const clockFile = join(__dirname, '../clock.ts');
+    const prismaLike = new Error(
+      'Invalid `prisma.$queryRaw()` invocation:\n\nRaw query failed: invalid input syntax for type uuid: "secret-value-xyz"' +
+        `\n    at secret-value-abc (${clockFile}:1:1)\n    at ${clockFile}:7:7`,
+    );
     format(formatted(), resolverError(prismaLike));
-    const [report] = reports as { frames?: string }[];
-    expect(JSON.stringify(reports)).not.toContain('secret-value-xyz');
-    expect(report.frames).toMatch(/^\s+at /);
+    const [report] = reports as InternalErrorReport[];
+    expect(JSON.stringify(reports)).not.toMatch(/secret-value|clock\.ts/);
+    expect(report.at![0]).toMatch(/^src\/common\/errors\/format-graphql-error\.spec\.ts:/);
+  });
+
+  it('reports no location when the stack does not start with the message (changed after the fact)', () => {
+    const error = new Error('original');
+    void error.stack;
+    error.message = 'changed: secret-value-def';
+    expect(codeLocations(error)).toBeUndefined();
+    const renamed = new Error('x');
+    renamed.stack = `Some Thing: x\n    at ${join(__dirname, '../clock.ts')}:1:1`;
+    expect(codeLocations(renamed)).toBeUndefined();
   });
 
   it('does not trust a request code on an unexpected error', () => {

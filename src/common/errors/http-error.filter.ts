@@ -2,7 +2,7 @@ import { ArgumentsHost, Catch, HttpException, HttpStatus } from '@nestjs/common'
 import { BaseExceptionFilter } from '@nestjs/core';
 import type { GqlContextType } from '@nestjs/graphql';
 import { codeForHttpStatus, httpStatusForCode } from './http-status';
-import { KmsError } from './kms-error';
+import { asServiceUnavailable, KmsError } from './kms-error';
 
 /**
  * Errors outside GraphQL execution. On /graphql (body too large, malformed JSON)
@@ -14,12 +14,18 @@ import { KmsError } from './kms-error';
 @Catch()
 export class GraphqlHttpErrorFilter extends BaseExceptionFilter {
   override catch(exception: unknown, host: ArgumentsHost): unknown {
-    if (host.getType<GqlContextType>() === 'graphql') return exception;
+    // Resolver errors go on to the GraphQL formatter; a database outage is named here already,
+    // so that what GraphQL receives is our own error, whatever realm the driver's came from.
+    if (host.getType<GqlContextType>() === 'graphql') return asServiceUnavailable(exception) ?? exception;
     const http = host.switchToHttp();
     const adapter = this.httpAdapterHost!.httpAdapter;
-    if (exception instanceof KmsError) {
-      const statusCode = httpStatusForCode(exception.code);
-      adapter.reply(http.getResponse(), { statusCode, code: exception.code, message: exception.message }, statusCode);
+    const refusal = exception instanceof KmsError ? exception : asServiceUnavailable(exception);
+    if (refusal) {
+      const statusCode = httpStatusForCode(refusal.code);
+      const retryAfter = refusal.extensions.retryAfterSeconds;
+      const response = http.getResponse();
+      if (typeof retryAfter === 'number') adapter.setHeader(response, 'Retry-After', String(retryAfter));
+      adapter.reply(response, { statusCode, code: refusal.code, message: refusal.message }, statusCode);
       return undefined;
     }
     const status = statusOf(exception);

@@ -13,6 +13,7 @@ const STATUS_CODES: readonly [number, ErrorCode][] = [
   [HttpStatus.PAYLOAD_TOO_LARGE, ErrorCode.PAYLOAD_TOO_LARGE],
   [HttpStatus.UNSUPPORTED_MEDIA_TYPE, ErrorCode.BAD_USER_INPUT],
   [HttpStatus.TOO_MANY_REQUESTS, ErrorCode.RATE_LIMITED],
+  [HttpStatus.SERVICE_UNAVAILABLE, ErrorCode.SERVICE_UNAVAILABLE],
 ];
 
 const CODE_BY_STATUS = new Map(STATUS_CODES);

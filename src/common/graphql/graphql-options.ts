@@ -22,7 +22,7 @@ export function graphqlOptions(
 ): Omit<ApolloDriverConfig, 'driver'> {
   return {
     path: '/graphql',
-    // The schema is built in memory; `npm run schema:update` writes schema.graphql for review.
+    // The schema is built in memory; `npm run -s schema:update` writes schema.graphql for review.
     autoSchemaFile: true,
     sortSchema: true,
     resolvers: { JSON: GraphQLJSON },
@@ -31,6 +31,8 @@ export function graphqlOptions(
     hideSchemaDetailsFromClientErrors: config.isProduction,
     includeStacktraceInErrorResponses: false,
     csrfPrevention: true,
+    // Parsing stops at the token limit, before any validation rule sees the document.
+    parseOptions: { maxTokens: config.graphql.maxTokens },
     validationRules: graphqlValidationRules(config),
     allowBatchedHttpRequests: config.graphql.maxBatch > 1,
     plugins: [

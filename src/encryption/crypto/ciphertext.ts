@@ -8,7 +8,7 @@ const RSA_2048_BYTES = 256;
 const BASE64 = /^(?:[A-Za-z0-9+/]+={0,2}|[A-Za-z0-9_-]+={0,2})$/;
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
-/** The two accepted shapes (SPEC section 3), told apart by the dots of JWE compact. */
+/** The two accepted shapes (docs/contract.md, ciphertext formats), told apart by the dots of JWE compact. */
 export type Ciphertext =
   | { format: 'raw'; text: string }
   | { format: 'jwe'; text: string; kid?: string };

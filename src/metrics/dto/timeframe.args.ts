@@ -7,7 +7,7 @@ export const MAX_TIMEFRAME_HOURS = 720;
 
 @ArgsType()
 export class TimeframeArgs {
-  /** SPEC: `timeframeHours: Int = 24`, so an explicit null means the default too. */
+  /** The contract: `timeframeHours: Int = 24`, so an explicit null means the default too. */
   @Field(() => Int, {
     nullable: true,
     defaultValue: DEFAULT_TIMEFRAME_HOURS,

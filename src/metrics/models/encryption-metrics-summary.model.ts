@@ -19,7 +19,7 @@ export class MetricsWindow {
 
 @ObjectType()
 export class ReasonCount {
-  @Field({ description: 'Error code of the failure (SPEC section 6).' })
+  @Field({ description: 'Error code of the failure (docs/contract.md, error codes).' })
   reason!: string;
 
   @Field(() => Int)
