@@ -1,101 +1,203 @@
 /**
- * Throughput of decryptData over HTTP with a few concurrent clients, and latency
- * of generateEncryptionKey, against the real service (child process, embedded
- * PostgreSQL). Also the raw RSA-OAEP decrypt rate of this machine in the same
- * run, so the HTTP figure can be read as a ratio. Prints figures; asserts nothing.
+ * decryptData throughput against the machine's crypto limit. The service runs as a user
+ * runs it (src/main.ts in a child process, every worker, its own embedded PostgreSQL,
+ * its log going to a file, no LOG_FORMAT); `wrk` (Debian package `wrk`) loads it from a
+ * separate process in closed loops, checking every answer. In one run it prints:
+ * - decryptData (raw RSA-OAEP and JWE ciphertexts, 8 keys) and `{ __typename }` at 1,
+ *   16 and 64 clients: req/s, p50, p99, errors, service CPU per request;
+ * - verifyPasscode at 16 clients (each ciphertext used once);
+ * - the raw RSA-OAEP-SHA256 decrypt rate and the argon2id verify rate with one worker
+ *   thread per CPU (measured before and after the service runs; the mean is used);
+ * - decryptData / raw RSA and verifyPasscode / raw argon2;
+ * and as its last line the same figures as name=value pairs. Asserts nothing.
  *
- *   npm run bench:encryption [-- --seconds 10]
+ *   npm run bench:encryption [-- --seconds 5] [--workers 1,2] [--profile]
+ *
+ * --workers 1,2: one service per value of WEB_CONCURRENCY, loaded in turn (default: the
+ *   service's own default). Names on the last line get a `w<n>_` prefix then.
+ * --profile: then CPU-profiles every process of the service during one more decryptData
+ *   run at 16 clients, and prints the top of the profile (bench/profile-summary.ts).
  */
-import { webcrypto } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
+import { chmodSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { encryptWithJose, encryptWithWebCrypto } from '../test/support/clients';
-import { GENERATE_KEY, DECRYPT_DATA } from '../test/support/operations';
-import { ms, percentile, startBenchService } from './support';
+import { DECRYPT_DATA, GENERATE_KEY } from '../test/support/operations';
+import {
+  LoadResult,
+  LoadService,
+  rawArgon2Rate,
+  rawRsaOaepRate,
+  runWrk,
+  startLoadService,
+  wrkAvailable,
+} from './load';
+import { printSummary, summariseProfiles } from './profile-summary';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '8' } } });
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '5' },
+    workers: { type: 'string' },
+    profile: { type: 'boolean', default: false },
+  },
+});
 const SECONDS = Number(values.seconds);
+const CLIENTS = [1, 16, 64];
+const VERIFY_CLIENTS = 16;
+const PASSCODE = 'bench-passcode-2718';
+const VERIFY = `mutation Verify($input: VerifyPasscodeInput!) { verifyPasscode(input: $input) { valid } }`;
+const SET_PASSCODE = `mutation Set($input: SetPasscodeInput!) { setPasscode(input: $input) }`;
+
+interface Figures {
+  [name: string]: number;
+}
 
 async function main() {
-  const service = await startBenchService();
+  if (!wrkAvailable()) {
+    console.error('bench:encryption needs wrk as its load generator: apt-get install -y wrk');
+    process.exit(2);
+  }
+  const workDir = mkdtempSync(join(tmpdir(), 'kms-bench-encryption-'));
+  chmodSync(workDir, 0o711); // as root, the embedded PostgreSQL's user must enter it
+  const figures: Figures = {};
   try {
-    const serviceKey = await service.createKey(['service']);
+    const rsaBefore = await rawRsaOaepRate();
+    const argon2Rate = await rawArgon2Rate();
+    console.log(`raw RSA-OAEP-SHA256 decrypt, one thread per CPU: ${rsaBefore.toFixed(0)} /s (before)`);
+    console.log(`raw argon2id verify (m=19456 KiB, t=2, p=1), one thread per CPU: ${argon2Rate.toFixed(1)} /s`);
 
-    // generateEncryptionKey: sequential, then 4 at a time.
-    const sequential: number[] = [];
-    for (let i = 0; i < 40; i += 1) {
-      const started = performance.now();
-      await service.gql(GENERATE_KEY, { input: { deviceId: `bench-seq-${i}` } });
-      sequential.push(performance.now() - started);
+    const variants = values.workers ? values.workers.split(',').map((n) => n.trim()) : [undefined];
+    const perVariant: [string | undefined, Figures][] = [];
+    for (const workers of variants) {
+      perVariant.push([workers, await loadOneService(workers, argon2Rate, workDir)]);
     }
-    sequential.sort((a, b) => a - b);
-    const concurrent: number[] = [];
-    for (let round = 0; round < 10; round += 1) {
-      await Promise.all(
-        Array.from({ length: 4 }, async (_, i) => {
-          const started = performance.now();
-          await service.gql(GENERATE_KEY, { input: { deviceId: `bench-par-${round}-${i}` } });
-          concurrent.push(performance.now() - started);
-        }),
-      );
-    }
-    concurrent.sort((a, b) => a - b);
-    console.log(`generateEncryptionKey, 40 sequential: p50 ${ms(percentile(sequential, 50))}, p99 ${ms(percentile(sequential, 99))}, max ${ms(sequential.at(-1)!)}`);
-    console.log(`generateEncryptionKey, 4 concurrent x 10: p50 ${ms(percentile(concurrent, 50))}, p99 ${ms(percentile(concurrent, 99))}`);
 
-    // decryptData: 8 keys, raw and JWE ciphertexts, C clients in closed loops.
-    const keys = await Promise.all(
-      Array.from({ length: 8 }, async (_, i) => (await service.gql(GENERATE_KEY, { input: { deviceId: `bench-dec-${i}` } })).generateEncryptionKey),
-    );
-    const inputs = await Promise.all(
-      keys.flatMap((key: any) => [
-        encryptWithWebCrypto(key.publicKey, 'bench secret 123456').then((encryptedData) => ({ keyId: key.keyId, encryptedData })),
-        encryptWithJose(key.publicKeyJwk, 'bench secret 123456').then((encryptedData) => ({ encryptedData })),
-      ]),
-    );
-    // The same loop on `{ __typename }`: what HTTP + GraphQL alone cost, for the ratio.
-    const load = async (label: string, clients: number, request: (i: number) => Promise<unknown>) => {
-      const latencies: number[] = [];
-      const deadline = performance.now() + SECONDS * 1000;
-      let errors = 0;
-      await Promise.all(
-        Array.from({ length: clients }, async (_, client) => {
-          for (let i = client; performance.now() < deadline; i += 1) {
-            const started = performance.now();
-            await request(i).catch(() => (errors += 1));
-            latencies.push(performance.now() - started);
-          }
-        }),
-      );
-      latencies.sort((a, b) => a - b);
+    const rsaAfter = await rawRsaOaepRate();
+    const raw = (rsaBefore + rsaAfter) / 2;
+    console.log(`raw RSA-OAEP-SHA256 decrypt, one thread per CPU: ${rsaAfter.toFixed(0)} /s (after); mean ${raw.toFixed(0)} /s`);
+    figures.raw_rsa_oaep_per_s = Math.round(raw);
+    figures.raw_argon2_per_s = round(argon2Rate, 1);
+    for (const [workers, own] of perVariant) {
+      const prefix = workers === undefined ? '' : `w${workers}_`;
+      own.decrypt_c16_over_raw = round(own.decrypt_c16_rps / raw, 3);
+      own.verify_c16_over_argon2 = round(own.verify_c16_rps / argon2Rate, 3);
       console.log(
-        `${label}, ${String(clients).padStart(2)} clients: ${(latencies.length / SECONDS).toFixed(0)} req/s, ` +
-          `p50 ${ms(percentile(latencies, 50))}, p99 ${ms(percentile(latencies, 99))}, errors ${errors}`,
+        `${workers === undefined ? 'default workers' : `WEB_CONCURRENCY=${workers}`}: decryptData at 16 clients / raw RSA = ${own.decrypt_c16_over_raw}, ` +
+          `p99/p50 = ${round(own.decrypt_c16_p99_ms / own.decrypt_c16_p50_ms, 2)}; verifyPasscode / raw argon2 = ${own.verify_c16_over_argon2}`,
       );
-    };
-    for (const clients of [1, 4, 16]) {
-      await load('{ __typename } over HTTP', clients, () => service.gql('{ __typename }', {}));
-      await load('decryptData over HTTP   ', clients, (i) => service.gql(DECRYPT_DATA, { input: inputs[i % inputs.length] }, serviceKey));
+      for (const [name, value] of Object.entries(own)) figures[`${prefix}${name}`] = value;
     }
   } finally {
-    await service.stop();
+    rmSync(workDir, { recursive: true, force: true });
   }
-
-  // The same machine's raw RSA-2048 OAEP-SHA256 private-key rate, for the ratio.
-  const pair = await webcrypto.subtle.generateKey(
-    { name: 'RSA-OAEP', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' },
-    false,
-    ['encrypt', 'decrypt'],
-  );
-  const ciphertext = await webcrypto.subtle.encrypt({ name: 'RSA-OAEP' }, pair.publicKey, new TextEncoder().encode('x'));
-  const started = performance.now();
-  let done = 0;
-  while (performance.now() - started < 3000) {
-    await Promise.all(Array.from({ length: 16 }, () => webcrypto.subtle.decrypt({ name: 'RSA-OAEP' }, pair.privateKey, ciphertext)));
-    done += 16;
-  }
-  console.log(`raw RSA-OAEP decrypt in this process (WebCrypto, 16 in flight): ${(done / ((performance.now() - started) / 1000)).toFixed(0)} /s`);
+  console.log(Object.entries(figures).map(([name, value]) => `${name}=${value}`).join(' '));
 }
+
+async function loadOneService(workers: string | undefined, argon2Rate: number, workDir: string): Promise<Figures> {
+  const profileDir = join(workDir, `profiles-${workers ?? 'default'}`);
+  const service = await startLoadService(
+    {
+      ...(workers === undefined ? {} : { WEB_CONCURRENCY: workers }),
+      ...(values.profile ? { KMS_BENCH_PROFILE_DIR: profileDir } : {}),
+    },
+    values.profile ? { nodeArgs: ['-r', './bench/cpu-profile-hook.ts'] } : {},
+  );
+  const figures: Figures = {};
+  try {
+    const label = workers === undefined ? 'service default workers' : `WEB_CONCURRENCY=${workers}`;
+    console.log(`\n${label}: ${service.nodePids().length} node process(es)`);
+    const serviceKey = (
+      await service.gql(
+        'mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { key } }',
+        { input: { name: 'bench-service', scopes: ['service'] } },
+        service.adminKey,
+      )
+    ).createApiKey.key as string;
+    const headers: Record<string, string> = { Authorization: `Bearer ${serviceKey}` };
+    const bodies = await prepareBodies(service, serviceKey, Math.ceil(argon2Rate * SECONDS * 2) + 300);
+    const load = (bodyList: string[], expect: string, clients: number, seconds = SECONDS, hdrs = headers) =>
+      runWrk(service, { bodies: bodyList, headers: hdrs, expect, clients, seconds, workDir });
+
+    // Warm-up: JIT, connection pools, caches.
+    await load(bodies.typename, '"__typename":"Query"', 16, 2, {});
+    await load(bodies.decrypt, '"decryptData":{', 16, 2);
+
+    const report = (name: string, clients: number, result: LoadResult) => {
+      console.log(
+        `${name.padEnd(14)} ${String(clients).padStart(2)} clients: ${result.rps.toFixed(0).padStart(6)} req/s  ` +
+          `p50 ${result.p50Ms.toFixed(2).padStart(7)} ms  p99 ${result.p99Ms.toFixed(2).padStart(7)} ms  errors ${result.errors}  ` +
+          `service CPU/request: node ${result.nodeCpuUs.toFixed(0)} µs, PostgreSQL ${result.postgresCpuUs.toFixed(0)} µs` +
+          (result.firstError ? `  first error: ${result.firstError}` : ''),
+      );
+      const key = `${name}_c${clients}`;
+      figures[`${key}_rps`] = Math.round(result.rps);
+      figures[`${key}_p50_ms`] = round(result.p50Ms, 2);
+      figures[`${key}_p99_ms`] = round(result.p99Ms, 2);
+      figures[`${key}_errors`] = result.errors;
+    };
+    for (const clients of CLIENTS) report('typename', clients, await load(bodies.typename, '"__typename":"Query"', clients, SECONDS, {}));
+    for (const clients of CLIENTS) report('decrypt', clients, await load(bodies.decrypt, '"decryptData":{', clients));
+    const verified = await load(bodies.verify, '"valid":true', VERIFY_CLIENTS);
+    report('verify', VERIFY_CLIENTS, verified);
+    if (verified.requests > bodies.verify.length) console.log('  (verify ran out of fresh ciphertexts: replays counted as errors)');
+
+    if (values.profile) {
+      const pids = service.nodePids();
+      for (const pid of pids) process.kill(pid, 'SIGUSR2');
+      const profiled = await load(bodies.decrypt, '"decryptData":{', 16);
+      for (const pid of pids) process.kill(pid, 'SIGUSR2');
+      console.log(`profiled decryptData, 16 clients: ${profiled.rps.toFixed(0)} req/s`);
+      await sleep(1500);
+      const files = readdirSync(profileDir).map((file) => join(profileDir, file));
+      const workersFiles = files.filter((file) => file.includes('/worker-'));
+      const primaryFiles = files.filter((file) => file.includes('/primary-'));
+      if (workersFiles.length > 0) printSummary(`workers (${workersFiles.length}), decryptData at 16 clients`, summariseProfiles(workersFiles, 20));
+      if (primaryFiles.length > 0) printSummary('primary process', summariseProfiles(primaryFiles, 10));
+    }
+  } finally {
+    const code = await service.stop();
+    if (code !== 0) console.log(`service exited with ${code}`);
+  }
+  return figures;
+}
+
+/** Request bodies: `{ __typename }`; 16 decryptData inputs over 8 keys; `verifyCount` single-use verifyPasscode inputs over 16 users. */
+async function prepareBodies(service: LoadService, serviceKey: string, verifyCount: number) {
+  const keys = await Promise.all(
+    Array.from({ length: 8 }, async (_, i) =>
+      (await service.gql(GENERATE_KEY, { input: { deviceId: `bench-dec-${i}` } })).generateEncryptionKey),
+  );
+  const inputs = await Promise.all(
+    keys.flatMap((key: any) => [
+      encryptWithWebCrypto(key.publicKey, 'bench secret 123456').then((encryptedData) => ({ keyId: key.keyId, encryptedData })),
+      encryptWithJose(key.publicKeyJwk, 'bench secret 123456').then((encryptedData) => ({ encryptedData })),
+    ]),
+  );
+  // Every body works before wrk sends it thousands of times.
+  for (const input of inputs) await service.gql(DECRYPT_DATA, { input }, serviceKey);
+
+  const users = Array.from({ length: 16 }, (_, i) => `bench-user-${i}`);
+  const [authKey] = keys;
+  for (const userId of users) {
+    await service.gql(SET_PASSCODE, { input: { userId, keyId: authKey.keyId, encryptedPasscode: await encryptWithWebCrypto(authKey.publicKey, PASSCODE) } }, serviceKey);
+  }
+  const verify = await Promise.all(
+    Array.from({ length: verifyCount }, async (_, i) =>
+      JSON.stringify({
+        query: VERIFY,
+        variables: { input: { userId: users[i % users.length], keyId: authKey.keyId, encryptedPasscode: await encryptWithWebCrypto(authKey.publicKey, PASSCODE) } },
+      })),
+  );
+  return {
+    typename: [JSON.stringify({ query: '{ __typename }' })],
+    decrypt: inputs.map((input) => JSON.stringify({ query: DECRYPT_DATA, variables: { input } })),
+    verify,
+  };
+}
+
+const round = (value: number, decimals: number) => Math.round(value * 10 ** decimals) / 10 ** decimals;
 
 main().then(
   () => process.exit(0),

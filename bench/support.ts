@@ -1,59 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { freePort } from '../test/support/free-port';
-import { startServiceProcess, stopServiceProcess } from '../test/support/service-process';
-
-/** The real service as a child process on its own embedded PostgreSQL, for load from outside. */
-export async function startBenchService(env: Record<string, string> = {}, nodeArgs: string[] = []) {
-  const dataDir = await mkdtemp(join(tmpdir(), 'kms-bench-'));
-  const adminKey = `bench-admin-${randomBytes(24).toString('base64url')}`;
-  const service = startServiceProcess({
-    DATA_DIR: dataDir,
-    EMBEDDED_PG_PORT: String(await freePort()),
-    PORT: '0',
-    KMS_MASTER_KEYS: `bench:${randomBytes(32).toString('base64')}`,
-    KMS_BOOTSTRAP_ADMIN_KEY: adminKey,
-    MAX_KEY_GEN_PER_DEVICE: '1000',
-    ...env,
-  }, nodeArgs);
-  const port = await service.serving;
-  const url = `http://127.0.0.1:${port}/graphql`;
-  const gql = async (query: string, variables: object, key?: string) => {
-    const response = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
-      body: JSON.stringify({ query, variables }),
-    });
-    const body = (await response.json()) as { data?: any; errors?: any[] };
-    if (body.errors) throw new Error(JSON.stringify(body.errors));
-    return body.data;
-  };
-  const createKey = async (scopes: string[]) =>
-    (
-      await gql(
-        'mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { key } }',
-        { input: { name: `bench-${scopes.join('-')}`, scopes } },
-        adminKey,
-      )
-    ).createApiKey.key as string;
-  return {
-    url,
-    gql,
-    createKey,
-    pid: service.child.pid!,
-    stop: async () => {
-      await stopServiceProcess(service);
-      await rm(dataDir, { recursive: true, force: true });
-    },
-  };
-}
-
+/** Nearest-rank percentile of ascending `sorted`. */
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
   return sorted[index];
 }
-
-export const ms = (value: number) => `${value.toFixed(1)} ms`;
