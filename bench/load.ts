@@ -5,7 +5,7 @@
  * the machine's raw RSA-OAEP and argon2 rates with one thread per CPU.
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { generateKeyPairSync, privateDecrypt, publicEncrypt, constants, randomBytes } from 'node:crypto';
+import { constants, generateKeyPairSync, publicEncrypt, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -141,7 +141,11 @@ export function processTree(rootPid: number): ProcessInfo[] {
   const tree = new Set([rootPid]);
   for (let grew = true; grew; ) {
     grew = false;
-    for (const info of all) if (!tree.has(info.pid) && tree.has(info.ppid)) (tree.add(info.pid), (grew = true));
+    for (const info of all) {
+      if (tree.has(info.pid) || !tree.has(info.ppid)) continue;
+      tree.add(info.pid);
+      grew = true;
+    }
   }
   return all.filter((info) => tree.has(info.pid));
 }
