@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { APP_GUARD, DiscoveryModule } from '@nestjs/core';
+import { ApiKeyCache } from './api-key-cache';
 import { ApiKeysRepository } from './api-keys.repository';
 import { ApiKeysResolver } from './api-keys.resolver';
 import { ApiKeysService } from './api-keys.service';
@@ -11,6 +12,7 @@ import { ScopeGuard } from './scope.guard';
   imports: [DiscoveryModule],
   providers: [
     ApiKeysRepository,
+    ApiKeyCache,
     ApiKeysService,
     ApiKeysResolver,
     OperationScopes,
