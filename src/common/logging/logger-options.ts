@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import pino, { type DestinationStream, type LoggerOptions } from 'pino';
@@ -38,8 +39,8 @@ export function logDestination(config: AppConfig): DestinationStream | undefined
   return config.log.format === 'json' ? pino.destination({ dest: 1, sync: false }) : undefined;
 }
 
-export function createLogger(config: AppConfig, name: string): pino.Logger {
-  const destination = logDestination(config);
+/** `destination` replaces stdout (the cluster primary writes through process.stdout, as it forwards its workers' lines). */
+export function createLogger(config: AppConfig, name: string, destination = logDestination(config)): pino.Logger {
   const options = { ...baseLoggerOptions(config), name };
   return destination ? pino(options, destination) : pino(options);
 }
@@ -48,7 +49,8 @@ export function baseLoggerOptions(config: AppConfig): LoggerOptions {
   return {
     level: config.log.level,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-    base: { service: 'kms' },
+    // In a cluster, which worker wrote the line.
+    base: cluster.isWorker ? { service: 'kms', worker: cluster.worker!.id } : { service: 'kms' },
     transport:
       config.log.format === 'pretty'
         ? { target: 'pino-pretty', options: { singleLine: true, translateTime: 'SYS:HH:MM:ss.l' } }
