@@ -1,6 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Readable, Writable } from 'node:stream';
 import type pino from 'pino';
+import { answerClusterMetricsRequests } from './common';
 import type { AppConfig } from './config';
 
 /** A worker that dies while serving is replaced after this pause (doubling while they keep dying, up to a minute). */
@@ -37,6 +38,7 @@ interface PrimaryOptions {
  */
 export function runPrimary({ config, log, env, stopDatabase }: PrimaryOptions) {
   cluster.setupPrimary({ silent: true });
+  answerClusterMetricsRequests();
   const listening = new Set<Worker>();
   let started = false;
   let stopping = false;

@@ -5,6 +5,7 @@
  * Imports only config.
  */
 export { Clock } from './clock';
+export { answerClusterMetricsRequests, clusterMetricsSource } from './cluster/cluster-metrics';
 export { CommonModule } from './common.module';
 export { readOrCreateDevSecret } from './dev-secret-file';
 export { ErrorCode } from './errors/error-code';
