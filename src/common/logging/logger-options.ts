@@ -78,19 +78,18 @@ export function httpLoggerOptions(config: AppConfig): PinoHttpOptions {
       }),
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
     },
-    // originalUrl: Nest's middleware layer on Fastify rewrites req.url while it runs.
-    autoLogging: {
-      ignore: (req: IncomingMessage & { originalUrl?: string }) =>
-        (req.originalUrl ?? req.url)?.startsWith('/health') ?? false,
-    },
+    // Every request gets its line, refused ones included (a body the parser refused
+    // never reaches a handler); successful probes and scrapes are silent below.
     // Who asked for what, and how it went: the caller's key name (never the key),
     // the GraphQL operation, its outcome (error codes only) and the failures' reasons.
     customProps: (req: IncomingMessage) => ({ ...requestLogFields(req) }),
-    customLogLevel: (req: IncomingMessage, res: ServerResponse, error?: Error) => {
+    customLogLevel: (req: IncomingMessage & { originalUrl?: string }, res: ServerResponse, error?: Error) => {
       if (error || res.statusCode >= 500) return 'error';
       if (res.statusCode >= 400) return 'warn';
-      // A successful scrape every few seconds is not news; a refused one is.
-      return req.url === '/metrics' ? 'silent' : 'info';
+      // A successful probe or scrape every few seconds is not news; a refused one is.
+      // originalUrl: Nest's middleware layer on Fastify rewrites req.url while it runs.
+      const path = (req.originalUrl ?? req.url ?? '').split('?')[0];
+      return path === '/metrics' || path === '/health' || path === '/health/ready' ? 'silent' : 'info';
     },
   };
 }
