@@ -11,14 +11,16 @@
  * - decryptData / raw RSA and verifyPasscode / raw argon2;
  * and as its last line the same figures as name=value pairs. Asserts nothing.
  *
- *   npm run bench:encryption [-- --seconds 5] [--workers 1,2] [--profile]
+ *   npm run bench:encryption [-- --seconds 5] [--workers 1,2] [--variant name:VAR=v,...] [--loads ...] [--profile]
  *
- * --workers 1,2: one service per value of WEB_CONCURRENCY, loaded in turn (default: the
- *   service's own default). Names on the last line get a `w<n>_` prefix then.
- * --profile: then CPU-profiles every process of the service during one more decryptData
+ * --workers 1,2: one service per value of WEB_CONCURRENCY (default: the service's own
+ *   default), all started first, each load run on each in turn; their figures get a
+ *   `w<n>_` prefix. --variant name:VAR=value,... adds a service with that environment.
+ * --loads typename,decrypt,verify: which loads (default all).
+ * --profile: then CPU-profiles every process of each service during one more decryptData
  *   run at 16 clients, and prints the top of the profile (bench/profile-summary.ts).
  */
-import { chmodSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -40,6 +42,8 @@ const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '5' },
     workers: { type: 'string' },
+    variant: { type: 'string', multiple: true },
+    loads: { type: 'string', default: 'typename,decrypt,verify' },
     profile: { type: 'boolean', default: false },
   },
 });
@@ -54,6 +58,39 @@ interface Figures {
   [name: string]: number;
 }
 
+/** A service to load: its name (the prefix of its figures) and its environment. */
+interface Variant {
+  name: string;
+  env: Record<string, string>;
+}
+
+/**
+ * --workers 1,2 gives variants w1 and w2 (WEB_CONCURRENCY); --variant name:VAR=value,VAR=value
+ * any other environment (e.g. w2uv2:WEB_CONCURRENCY=2,UV_THREADPOOL_SIZE=2). None: the
+ * service's defaults, figures without prefix.
+ */
+function variantsAsked(): Variant[] {
+  const variants: Variant[] = (values.workers ?? '')
+    .split(',')
+    .filter(Boolean)
+    .map((n) => ({ name: `w${n.trim()}`, env: { WEB_CONCURRENCY: n.trim() } }));
+  for (const spec of values.variant ?? []) {
+    const [name, assignments = ''] = spec.split(/:(.*)/s);
+    const env = Object.fromEntries(assignments.split(',').filter(Boolean).map((pair) => pair.split(/=(.*)/s) as [string, string]));
+    variants.push({ name, env });
+  }
+  return variants.length > 0 ? variants : [{ name: '', env: {} }];
+}
+
+interface Loaded {
+  variant: Variant;
+  service: LoadService;
+  bodies: Awaited<ReturnType<typeof prepareBodies>>;
+  headers: Record<string, string>;
+  profileDir: string;
+  figures: Figures;
+}
+
 async function main() {
   if (!wrkAvailable()) {
     console.error('bench:encryption needs wrk as its load generator: apt-get install -y wrk');
@@ -62,105 +99,133 @@ async function main() {
   const workDir = mkdtempSync(join(tmpdir(), 'kms-bench-encryption-'));
   chmodSync(workDir, 0o711); // as root, the embedded PostgreSQL's user must enter it
   const figures: Figures = {};
+  const loaded: Loaded[] = [];
   try {
     const rsaBefore = await rawRsaOaepRate();
-    const argon2Rate = await rawArgon2Rate();
-    console.log(`raw RSA-OAEP-SHA256 decrypt, one thread per CPU: ${rsaBefore.toFixed(0)} /s (before)`);
-    console.log(`raw argon2id verify (m=19456 KiB, t=2, p=1), one thread per CPU: ${argon2Rate.toFixed(1)} /s`);
+    const argon2 = await rawArgon2Rate();
+    const argon2Rate = argon2.perSecond;
+    console.log(`raw RSA-OAEP-SHA256 decrypt, one thread per CPU: ${rsaBefore.perSecond.toFixed(0)} /s, ${rsaBefore.cpuUsPerOp.toFixed(0)} µs CPU each (before)`);
+    console.log(`raw argon2id verify (m=19456 KiB, t=2, p=1), one thread per CPU: ${argon2Rate.toFixed(1)} /s, ${argon2.cpuUsPerOp.toFixed(0)} µs CPU each`);
 
-    const variants = values.workers ? values.workers.split(',').map((n) => n.trim()) : [undefined];
-    const perVariant: [string | undefined, Figures][] = [];
-    for (const workers of variants) {
-      perVariant.push([workers, await loadOneService(workers, argon2Rate, workDir)]);
+    // Every variant runs side by side, idle but for the one being loaded; each load runs
+    // on each variant in turn, so that drift on a shared machine touches them alike.
+    for (const variant of variantsAsked()) loaded.push(await startVariant(variant, argon2Rate, workDir));
+    const loads = values.loads!.split(',');
+    const run = (entry: Loaded, name: string, clients: number, seconds = SECONDS) => {
+      const { bodies, headers } = entry;
+      const [list, expect, hdrs] =
+        name === 'typename' ? [bodies.typename, '"__typename":"Query"', {}]
+          : name === 'decrypt' ? [bodies.decrypt, '"decryptData":{', headers]
+            : [bodies.verify, '"valid":true', headers];
+      return runWrk(entry.service, { bodies: list, headers: hdrs, expect, clients, seconds, workDir });
+    };
+    for (const entry of loaded) {
+      // Warm-up: JIT, connection pools, caches.
+      await run(entry, 'typename', 16, 2);
+      await run(entry, 'decrypt', 16, 2);
     }
+    const plan: [string, number][] = [
+      ...(loads.includes('typename') ? CLIENTS.map((c) => ['typename', c] as [string, number]) : []),
+      ...(loads.includes('decrypt') ? CLIENTS.map((c) => ['decrypt', c] as [string, number]) : []),
+      ...(loads.includes('verify') ? [['verify', VERIFY_CLIENTS] as [string, number]] : []),
+    ];
+    for (const [step, [name, clients]] of plan.entries()) {
+      const order = step % 2 === 0 ? loaded : [...loaded].reverse();
+      for (const entry of order) {
+        const result = await run(entry, name, clients);
+        report(entry, name, clients, result);
+        if (name === 'verify' && result.requests > entry.bodies.verify.length) console.log('  (verify ran out of fresh ciphertexts: replays counted as errors)');
+      }
+    }
+    if (values.profile) for (const entry of loaded) await profile(entry, run);
 
     const rsaAfter = await rawRsaOaepRate();
-    const raw = (rsaBefore + rsaAfter) / 2;
-    console.log(`raw RSA-OAEP-SHA256 decrypt, one thread per CPU: ${rsaAfter.toFixed(0)} /s (after); mean ${raw.toFixed(0)} /s`);
+    const raw = (rsaBefore.perSecond + rsaAfter.perSecond) / 2;
+    const rsaCpuUs = (rsaBefore.cpuUsPerOp + rsaAfter.cpuUsPerOp) / 2;
+    console.log(`\nraw RSA-OAEP-SHA256 decrypt, one thread per CPU: ${rsaAfter.perSecond.toFixed(0)} /s, ${rsaAfter.cpuUsPerOp.toFixed(0)} µs CPU each (after); mean ${raw.toFixed(0)} /s`);
     figures.raw_rsa_oaep_per_s = Math.round(raw);
+    figures.raw_rsa_oaep_cpu_us = Math.round(rsaCpuUs);
     figures.raw_argon2_per_s = round(argon2Rate, 1);
-    for (const [workers, own] of perVariant) {
-      const prefix = workers === undefined ? '' : `w${workers}_`;
-      own.decrypt_c16_over_raw = round(own.decrypt_c16_rps / raw, 3);
-      own.verify_c16_over_argon2 = round(own.verify_c16_rps / argon2Rate, 3);
+    figures.raw_argon2_cpu_us = Math.round(argon2.cpuUsPerOp);
+    // Throughput ratios move with whatever else runs on the machine; CPU per request
+    // does not much: raw CPU per operation / service CPU per request is the share of
+    // the service's work that is the cryptography itself.
+    for (const { variant, figures: own } of loaded) {
+      const prefix = variant.name ? `${variant.name}_` : '';
+      if (own.decrypt_c16_rps !== undefined) {
+        own.decrypt_c16_over_raw = round(own.decrypt_c16_rps / raw, 3);
+        own.decrypt_c16_rsa_cpu_share = round(rsaCpuUs / own.decrypt_c16_node_cpu_us, 3);
+      }
+      if (own.verify_c16_rps !== undefined) {
+        own.verify_c16_over_argon2 = round(own.verify_c16_rps / argon2Rate, 3);
+        own.verify_c16_argon2_cpu_share = round(argon2.cpuUsPerOp / own.verify_c16_node_cpu_us, 3);
+      }
       console.log(
-        `${workers === undefined ? 'default workers' : `WEB_CONCURRENCY=${workers}`}: decryptData at 16 clients / raw RSA = ${own.decrypt_c16_over_raw}, ` +
-          `p99/p50 = ${round(own.decrypt_c16_p99_ms / own.decrypt_c16_p50_ms, 2)}; verifyPasscode / raw argon2 = ${own.verify_c16_over_argon2}`,
+        `${variant.name || 'service defaults'}: decryptData at 16 clients / raw RSA = ${own.decrypt_c16_over_raw} ` +
+          `(RSA ${own.decrypt_c16_rsa_cpu_share} of its CPU), p99/p50 = ${round(own.decrypt_c16_p99_ms / own.decrypt_c16_p50_ms, 2)}; ` +
+          `verifyPasscode / raw argon2 = ${own.verify_c16_over_argon2} (argon2 ${own.verify_c16_argon2_cpu_share} of its CPU)`,
       );
       for (const [name, value] of Object.entries(own)) figures[`${prefix}${name}`] = value;
     }
   } finally {
+    for (const { service } of loaded) {
+      const code = await service.stop();
+      if (code !== 0) console.log(`service exited with ${code}`);
+    }
     rmSync(workDir, { recursive: true, force: true });
   }
   console.log(Object.entries(figures).map(([name, value]) => `${name}=${value}`).join(' '));
 }
 
-async function loadOneService(workers: string | undefined, argon2Rate: number, workDir: string): Promise<Figures> {
-  const profileDir = join(workDir, `profiles-${workers ?? 'default'}`);
-  const service = await startLoadService(
-    {
-      ...(workers === undefined ? {} : { WEB_CONCURRENCY: workers }),
-      ...(values.profile ? { KMS_BENCH_PROFILE_DIR: profileDir } : {}),
-    },
-    values.profile ? { nodeArgs: ['-r', './bench/cpu-profile-hook.ts'] } : {},
+function report(entry: Loaded, name: string, clients: number, result: LoadResult) {
+  console.log(
+    `${(entry.variant.name || 'service').padEnd(8)} ${name.padEnd(9)} ${String(clients).padStart(2)} clients: ${result.rps.toFixed(0).padStart(6)} req/s  ` +
+      `p50 ${result.p50Ms.toFixed(2).padStart(7)} ms  p99 ${result.p99Ms.toFixed(2).padStart(7)} ms  errors ${result.errors}  ` +
+      `service CPU/request: node ${result.nodeCpuUs.toFixed(0)} µs, PostgreSQL ${result.postgresCpuUs.toFixed(0)} µs` +
+      (result.firstError ? `  first error: ${result.firstError}` : ''),
   );
-  const figures: Figures = {};
-  try {
-    const label = workers === undefined ? 'service default workers' : `WEB_CONCURRENCY=${workers}`;
-    console.log(`\n${label}: ${service.nodePids().length} node process(es)`);
-    const serviceKey = (
-      await service.gql(
-        'mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { key } }',
-        { input: { name: 'bench-service', scopes: ['service'] } },
-        service.adminKey,
-      )
-    ).createApiKey.key as string;
-    const headers: Record<string, string> = { Authorization: `Bearer ${serviceKey}` };
-    const bodies = await prepareBodies(service, serviceKey, Math.ceil(argon2Rate * SECONDS * 2) + 300);
-    const load = (bodyList: string[], expect: string, clients: number, seconds = SECONDS, hdrs = headers) =>
-      runWrk(service, { bodies: bodyList, headers: hdrs, expect, clients, seconds, workDir });
+  const key = `${name}_c${clients}`;
+  entry.figures[`${key}_rps`] = Math.round(result.rps);
+  entry.figures[`${key}_p50_ms`] = round(result.p50Ms, 2);
+  entry.figures[`${key}_p99_ms`] = round(result.p99Ms, 2);
+  entry.figures[`${key}_errors`] = result.errors;
+  entry.figures[`${key}_node_cpu_us`] = Math.round(result.nodeCpuUs);
+}
 
-    // Warm-up: JIT, connection pools, caches.
-    await load(bodies.typename, '"__typename":"Query"', 16, 2, {});
-    await load(bodies.decrypt, '"decryptData":{', 16, 2);
+async function startVariant(variant: Variant, argon2Rate: number, workDir: string): Promise<Loaded> {
+  // Kept after the run, for a closer look (node bench/profile-summary.ts <files>).
+  const profileDir = join(tmpdir(), `kms-bench-profiles-${Date.now()}-${variant.name || 'default'}`);
+  const serviceDir = join(workDir, variant.name || 'default');
+  mkdirSync(serviceDir, { mode: 0o711 });
+  const service = await startLoadService(
+    { ...variant.env, ...(values.profile ? { KMS_BENCH_PROFILE_DIR: profileDir } : {}) },
+    { workDir: serviceDir, ...(values.profile ? { nodeArgs: ['-r', './bench/cpu-profile-hook.ts'] } : {}) },
+  );
+  console.log(`${variant.name || 'service'} ${JSON.stringify(variant.env)}: ${service.nodePids().length} node process(es)`);
+  const serviceKey = (
+    await service.gql(
+      'mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { key } }',
+      { input: { name: 'bench-service', scopes: ['service'] } },
+      service.adminKey,
+    )
+  ).createApiKey.key as string;
+  const bodies = await prepareBodies(service, serviceKey, Math.ceil(argon2Rate * SECONDS * 2) + 300);
+  return { variant, service, bodies, headers: { Authorization: `Bearer ${serviceKey}` }, profileDir, figures: {} };
+}
 
-    const report = (name: string, clients: number, result: LoadResult) => {
-      console.log(
-        `${name.padEnd(14)} ${String(clients).padStart(2)} clients: ${result.rps.toFixed(0).padStart(6)} req/s  ` +
-          `p50 ${result.p50Ms.toFixed(2).padStart(7)} ms  p99 ${result.p99Ms.toFixed(2).padStart(7)} ms  errors ${result.errors}  ` +
-          `service CPU/request: node ${result.nodeCpuUs.toFixed(0)} µs, PostgreSQL ${result.postgresCpuUs.toFixed(0)} µs` +
-          (result.firstError ? `  first error: ${result.firstError}` : ''),
-      );
-      const key = `${name}_c${clients}`;
-      figures[`${key}_rps`] = Math.round(result.rps);
-      figures[`${key}_p50_ms`] = round(result.p50Ms, 2);
-      figures[`${key}_p99_ms`] = round(result.p99Ms, 2);
-      figures[`${key}_errors`] = result.errors;
-    };
-    for (const clients of CLIENTS) report('typename', clients, await load(bodies.typename, '"__typename":"Query"', clients, SECONDS, {}));
-    for (const clients of CLIENTS) report('decrypt', clients, await load(bodies.decrypt, '"decryptData":{', clients));
-    const verified = await load(bodies.verify, '"valid":true', VERIFY_CLIENTS);
-    report('verify', VERIFY_CLIENTS, verified);
-    if (verified.requests > bodies.verify.length) console.log('  (verify ran out of fresh ciphertexts: replays counted as errors)');
-
-    if (values.profile) {
-      const pids = service.nodePids();
-      for (const pid of pids) process.kill(pid, 'SIGUSR2');
-      const profiled = await load(bodies.decrypt, '"decryptData":{', 16);
-      for (const pid of pids) process.kill(pid, 'SIGUSR2');
-      console.log(`profiled decryptData, 16 clients: ${profiled.rps.toFixed(0)} req/s`);
-      await sleep(1500);
-      const files = readdirSync(profileDir).map((file) => join(profileDir, file));
-      const workersFiles = files.filter((file) => file.includes('/worker-'));
-      const primaryFiles = files.filter((file) => file.includes('/primary-'));
-      if (workersFiles.length > 0) printSummary(`workers (${workersFiles.length}), decryptData at 16 clients`, summariseProfiles(workersFiles, 20));
-      if (primaryFiles.length > 0) printSummary('primary process', summariseProfiles(primaryFiles, 10));
-    }
-  } finally {
-    const code = await service.stop();
-    if (code !== 0) console.log(`service exited with ${code}`);
-  }
-  return figures;
+/** CPU profiles of every process of the service during one more decryptData run at 16 clients. */
+async function profile(entry: Loaded, run: (entry: Loaded, name: string, clients: number) => Promise<LoadResult>) {
+  const pids = entry.service.nodePids();
+  for (const pid of pids) process.kill(pid, 'SIGUSR2');
+  const profiled = await run(entry, 'decrypt', 16);
+  for (const pid of pids) process.kill(pid, 'SIGUSR2');
+  console.log(`\n${entry.variant.name || 'service'}: profiled decryptData, 16 clients: ${profiled.rps.toFixed(0)} req/s; profiles: ${entry.profileDir}`);
+  await sleep(1500);
+  const files = readdirSync(entry.profileDir).map((file) => join(entry.profileDir, file));
+  const workers = files.filter((file) => file.includes('/worker-'));
+  const primary = files.filter((file) => file.includes('/primary-'));
+  if (workers.length > 0) printSummary(`workers (${workers.length})`, summariseProfiles(workers, 15));
+  if (primary.length > 0) printSummary('first process', summariseProfiles(primary, workers.length > 0 ? 6 : 15));
 }
 
 /** Request bodies: `{ __typename }`; 16 decryptData inputs over 8 keys; `verifyCount` single-use verifyPasscode inputs over 16 users. */

@@ -260,7 +260,7 @@ let done = 0;
  * RSA-2048 OAEP-SHA256 private-key operations per second on this machine, with one
  * worker thread per CPU (synchronous node:crypto, a parsed key), the ceiling of decryptData.
  */
-export async function rawRsaOaepRate(seconds = 3, threads = availableParallelism()): Promise<number> {
+export async function rawRsaOaepRate(seconds = 3, threads = availableParallelism()): Promise<RawRate> {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   const ciphertext = publicEncrypt({ key: publicKey, oaepHash: 'sha256', padding: constants.RSA_PKCS1_OAEP_PADDING }, Buffer.from('bench secret 123456'));
@@ -280,7 +280,7 @@ export async function rawArgon2Rate(
   seconds = 3,
   threads = availableParallelism(),
   cost = { memoryCost: 19456, timeCost: 2, parallelism: 1 },
-): Promise<number> {
+): Promise<RawRate> {
   const source = timedLoopWorker(
     `const argon2 = require(${JSON.stringify(require.resolve('@node-rs/argon2'))});
 const cost = workerData.cost;
@@ -291,7 +291,14 @@ const stored = argon2.hashSync('bench-passcode', { ...cost, algorithm: 2 });`,
   return threadsRate(source, threads, { cost }, seconds);
 }
 
-async function threadsRate(source: string, threads: number, workerData: object, seconds: number): Promise<number> {
+/** Operations per second, and CPU per operation (µs, all threads): the latter barely moves when other processes compete. */
+export interface RawRate {
+  perSecond: number;
+  cpuUsPerOp: number;
+}
+
+async function threadsRate(source: string, threads: number, workerData: object, seconds: number): Promise<RawRate> {
+  const cpuBefore = process.cpuUsage();
   const counts = await Promise.all(
     Array.from({ length: threads }, () =>
       new Promise<number>((resolve, reject) => {
@@ -304,5 +311,7 @@ async function threadsRate(source: string, threads: number, workerData: object, 
       }),
     ),
   );
-  return counts.reduce((sum, count) => sum + count, 0) / seconds;
+  const cpu = process.cpuUsage(cpuBefore);
+  const operations = counts.reduce((sum, count) => sum + count, 0);
+  return { perSecond: operations / seconds, cpuUsPerOp: (cpu.user + cpu.system) / operations };
 }

@@ -50,6 +50,8 @@ export interface ProfileSummary {
   idleMs: number;
   top: [string, number][];
   categories: [string, number][];
+  /** For the top native frames (no script): who calls them, nearest script frame first. */
+  nativeCallers: [string, [string, number][]][];
 }
 
 /** Self time per function and per category (shares of busy time), over all files. */
@@ -58,6 +60,7 @@ export function summariseProfiles(files: string[], top = 15): ProfileSummary {
   let idle = 0;
   const byFunction = new Map<string, number>();
   const byCategory = new Map<string, number>();
+  const callers = new Map<string, Map<string, number>>();
   for (const file of files) {
     const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
     const byId = new Map(profile.nodes.map((node) => [node.id, node]));
@@ -86,15 +89,33 @@ export function summariseProfiles(files: string[], top = 15): ProfileSummary {
         category ??= 'node core (sockets, timers)';
       }
       byCategory.set(category, (byCategory.get(category) ?? 0) + us);
+      if (!url && functionName && !functionName.startsWith('(')) {
+        const chain: string[] = [];
+        for (let walk = byId.get(parent.get(id) ?? -1); walk && chain.length < 6; walk = byId.get(parent.get(walk.id) ?? -1)) {
+          const at = walk.callFrame.url.replace(/^.*node_modules\//, '').replace(/^.*\/(src|bench|test)\//, '$1/');
+          chain.push(`${walk.callFrame.functionName || '(anonymous)'}@${at.split('/').slice(-2).join('/')}`);
+          if (walk.callFrame.url && !walk.callFrame.url.startsWith('node:')) break;
+        }
+        const of = callers.get(functionName) ?? new Map<string, number>();
+        of.set(chain.join(' < '), (of.get(chain.join(' < ')) ?? 0) + us);
+        callers.set(functionName, of);
+      }
     }
   }
   const share = (entries: Map<string, number>) =>
     [...entries].sort((a, b) => b[1] - a[1]).map(([name, us]) => [name, us / busy] as [string, number]);
+  const topList = share(byFunction).slice(0, top);
+  const nativeCallers = topList
+    .map(([name]) => name.trim())
+    .filter((name) => callers.has(name))
+    .slice(0, 4)
+    .map((name) => [name, share(callers.get(name)!).slice(0, 3)] as [string, [string, number][]]);
   return {
     busyMs: busy / 1000,
     idleMs: idle / 1000,
-    top: share(byFunction).slice(0, top),
+    top: topList,
     categories: share(byCategory),
+    nativeCallers,
   };
 }
 
@@ -105,6 +126,9 @@ export function printSummary(label: string, summary: ProfileSummary) {
   for (const [name, value] of summary.categories) console.log(`  ${pct(value)}  ${name}`);
   console.log('  top functions (self time):');
   for (const [name, value] of summary.top) console.log(`  ${pct(value)}  ${name}`);
+  for (const [name, chains] of summary.nativeCallers) {
+    console.log(`  callers of native ${name}: ${chains.map(([chain, value]) => `${pct(value)} ${chain}`).join(' | ')}`);
+  }
 }
 
 if (require.main === module) {

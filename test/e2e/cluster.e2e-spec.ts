@@ -1,4 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
@@ -10,6 +12,7 @@ import { DECRYPT_DATA, GENERATE_KEY } from '../support/operations';
 import { rememberSecret } from '../support/secrets-ledger';
 import { ServiceProcess, startServiceProcess, stopServiceProcess } from '../support/service-process';
 import { createTestDatabase, TestDatabase } from '../support/test-database';
+import { onServer } from '../support/test-server';
 
 const TYPENAME = JSON.stringify({ query: '{ __typename }' });
 
@@ -32,6 +35,7 @@ function postOnNewConnection(port: number, body: string | undefined, headers: Re
       },
     );
     req.on('error', reject);
+    req.setTimeout(10_000, () => req.destroy(new Error('no answer in 10 s')));
     req.end(body);
   });
 }
@@ -117,8 +121,9 @@ describe('the service with several worker processes', () => {
     }
   });
 
-  it('shows one Prometheus view whichever worker answers the scrape, with kms_keys counted once', async () => {
-    const service = startServiceProcess({ ...env(), WEB_CONCURRENCY: '2' });
+  it('shows one Prometheus view whichever worker answers the scrape, with kms_keys counted once; writes every count at shutdown', async () => {
+    // Nothing is written before shutdown (the flush interval is longer than the test).
+    const service = startServiceProcess({ ...env(), WEB_CONCURRENCY: '2', METRICS_FLUSH_INTERVAL_MS: '60000' });
     try {
       const port = await service.serving;
       const admin = { authorization: `Bearer ${adminKey}` };
@@ -162,6 +167,41 @@ describe('the service with several worker processes', () => {
       await sleep(200);
       const decrypters = requestLines(service).filter((line) => line.operation === 'Decrypt').map((line) => line.worker);
       expect(new Set(decrypters)).toEqual(new Set([1, 2]));
+      expect(await onServer(database.url, (client) => client.query(`SELECT 1 FROM "EncryptionMetric" WHERE operation = 'decrypt'`))).toMatchObject({ rowCount: 0 });
+
+      expect(await stopServiceProcess(service)).toBe(0);
+      // Each worker wrote its metric rows and key-usage counts before the process ended.
+      const metricRows = await onServer(database.url, (client) =>
+        client.query(`SELECT count(*)::int AS n FROM "EncryptionMetric" WHERE operation = 'decrypt' AND status = 'success'`));
+      expect(metricRows.rows[0].n).toBe(decrypts);
+      const usage = await onServer(database.url, (client) =>
+        client.query(`SELECT "usageCount" FROM "ClientEncryptionKey" WHERE id = $1`, [key.keyId]));
+      expect(usage.rows[0].usageCount).toBe(decrypts);
+    } finally {
+      if (service.child.exitCode === null) await stopServiceProcess(service);
+    }
+  });
+
+  it('replaces a worker that dies, and keeps serving meanwhile', async () => {
+    const service = startServiceProcess({ ...env(), WEB_CONCURRENCY: '2' });
+    try {
+      const port = await service.serving;
+      expect((await postOnNewConnection(port, TYPENAME)).status).toBe(200);
+      const children = execFileSync('pgrep', ['-P', String(service.child.pid)]).toString().trim().split('\n').map(Number);
+      const nodeWorkers = children.filter((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('src/main.ts'));
+      expect(nodeWorkers).toHaveLength(2);
+      process.kill(nodeWorkers[0], 'SIGKILL');
+      const logged = async (message: string) => {
+        for (let waited = 0; !service.stdout().includes(`"msg":"${message}"`) && waited < 15_000; waited += 50) await sleep(50);
+        expect(service.stdout()).toContain(`"msg":"${message}"`);
+      };
+      // Once the primary knows (a connection handed over at the very moment of death is lost with it) ...
+      await logged('worker died: replacing it');
+      for (let i = 0; i < 6; i += 1) expect((await postOnNewConnection(port, TYPENAME)).status).toBe(200);
+      // ... and a new worker takes its place.
+      await logged('worker replaced');
+      const answers = await Promise.all(Array.from({ length: 10 }, () => postOnNewConnection(port, TYPENAME)));
+      expect(answers.every((answer) => answer.status === 200)).toBe(true);
     } finally {
       expect(await stopServiceProcess(service)).toBe(0);
     }
