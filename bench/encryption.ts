@@ -15,7 +15,8 @@
  *
  * --workers 1,2: one service per value of WEB_CONCURRENCY (default: the service's own
  *   default), all started first, each load run on each in turn; their figures get a
- *   `w<n>_` prefix. --variant name:VAR=value,... adds a service with that environment.
+ *   `w<n>_` prefix. --variant name:VAR=value,... adds a service with that environment
+ *   (KMS_BENCH_ROOT=<dir>: run another checkout, e.g. the commit before a change).
  * --loads typename,decrypt,verify: which loads (default all).
  * --profile: then CPU-profiles every process of each service during one more decryptData
  *   run at 16 clients, and prints the top of the profile (bench/profile-summary.ts).
@@ -199,7 +200,7 @@ async function startVariant(variant: Variant, argon2Rate: number, workDir: strin
   mkdirSync(serviceDir, { mode: 0o711 });
   const service = await startLoadService(
     { ...variant.env, ...(values.profile ? { KMS_BENCH_PROFILE_DIR: profileDir } : {}) },
-    { workDir: serviceDir, ...(values.profile ? { nodeArgs: ['-r', './bench/cpu-profile-hook.ts'] } : {}) },
+    { workDir: serviceDir, ...(values.profile ? { nodeArgs: ['-r', join(__dirname, 'cpu-profile-hook.ts')] } : {}) },
   );
   console.log(`${variant.name || 'service'} ${JSON.stringify(variant.env)}: ${service.nodePids().length} node process(es)`);
   const serviceKey = (

@@ -55,11 +55,13 @@ export async function startLoadService(
   const adminKey = `bench-admin-${randomBytes(24).toString('base64url')}`;
   const port = await freePort();
   const output = openSync(logFile, 'a');
+  // KMS_BENCH_ROOT: another checkout of the service (say, the commit before a change), compared in the same run.
+  const { KMS_BENCH_ROOT: root = ROOT, ...serviceEnv } = env;
   const child = spawn(
     process.execPath,
     ['-r', '@swc-node/register', ...(options.nodeArgs ?? []), 'src/main.ts'],
     {
-      cwd: ROOT,
+      cwd: root,
       env: {
         PATH: process.env.PATH,
         HOME: process.env.HOME,
@@ -70,7 +72,7 @@ export async function startLoadService(
         KMS_MASTER_KEYS: `bench:${randomBytes(32).toString('base64')}`,
         KMS_BOOTSTRAP_ADMIN_KEY: adminKey,
         MAX_KEY_GEN_PER_DEVICE: '1000',
-        ...env,
+        ...serviceEnv,
       },
       stdio: ['ignore', output, output],
     },

@@ -61,7 +61,8 @@ export function configureApp(app: NestFastifyApplication, config: AppConfig): Ne
 /**
  * Shutdown without dropping a request: stop accepting connections, answer whatever
  * arrives on kept-alive ones for `keepAliveGraceMs` with `Connection: close` (so each
- * closes once answered), then close the idle ones, wait for those still answering,
+ * closes once answered), then close the idle ones, wait for those still answering
+ * (half of SHUTDOWN_TIMEOUT_MS at most: the rest is for writing what is buffered),
  * and only then close the app (GraphQL, buffered writes, the database). Node's own
  * server.close() closes idle keep-alive connections at once, which resets a request
  * a client has just sent on one.
@@ -76,6 +77,7 @@ export async function closeGracefully(app: NestFastifyApplication, config: AppCo
   const grace = sleep(config.http.keepAliveGraceMs, undefined, { ref: false });
   await Promise.race([drained, grace]);
   server.closeIdleConnections();
-  await drained;
+  const answering = sleep(Math.max(0, config.http.shutdownTimeoutMs / 2 - config.http.keepAliveGraceMs), false, { ref: false });
+  if (!(await Promise.race([drained.then(() => true), answering]))) server.closeAllConnections();
   await app.close();
 }

@@ -9,15 +9,29 @@ const RESTART_DELAY_MS = 1_000;
 const MAX_RESTART_DELAY_MS = 60_000;
 
 /**
- * What a worker needs beyond the primary's own environment (which it inherits): the
- * database the primary resolved and migrated, and the log format the primary chose
- * (a worker's stdout is a pipe to the primary, so it cannot see the terminal).
+ * Threads of libuv's pool per process, unless UV_THREADPOOL_SIZE says otherwise. RSA
+ * (WebCrypto), argon2 and key generation run there; libuv's default of 4 per process
+ * put 8 threads on 2 CPUs with 2 workers, and argon2 (memory-hard) then cost a third
+ * more CPU per verification (bench:encryption, verifyPasscode at 16 clients). The
+ * CPUs shared out between the workers, but at least 2, so that a key generation
+ * (about 150 ms) never holds the only thread a worker's decryptions wait for.
  */
-export function workerEnvironment(config: AppConfig, databaseUrl: string): Record<string, string> {
+export function threadPoolSize(cpus: number, workers: number): number {
+  return Math.max(2, Math.ceil(cpus / workers));
+}
+
+/**
+ * What a worker needs beyond the primary's own environment (which it inherits): the
+ * database the primary resolved and migrated, the log format the primary chose (a
+ * worker's stdout is a pipe to the primary, so it cannot see the terminal), and its
+ * share of libuv's threads.
+ */
+export function workerEnvironment(config: AppConfig, databaseUrl: string, cpus: number): Record<string, string> {
   return {
     DATABASE_URL: databaseUrl,
     WEB_CONCURRENCY: String(config.workers),
     LOG_FORMAT: config.log.format,
+    UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE || String(threadPoolSize(cpus, config.workers)),
   };
 }
 

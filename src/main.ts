@@ -1,10 +1,11 @@
 import 'reflect-metadata';
 import cluster from 'node:cluster';
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type pino from 'pino';
 import type * as AppFactory from './app.factory';
-import { exitIfStillRunningAfter, runPrimary, workerEnvironment } from './cluster';
+import { exitIfStillRunningAfter, runPrimary, threadPoolSize, workerEnvironment } from './cluster';
 import { createLogger, logDestination } from './common';
 import { AppConfig, ConfigError, loadConfig } from './config';
 import {
@@ -27,6 +28,8 @@ async function main() {
   const config = loadConfigOrExit();
   if (cluster.isWorker) return serveInWorker(config);
   const clustered = config.workers > 1;
+  // Serving here: size libuv's pool before its first use (it reads this once, then).
+  if (!clustered) process.env.UV_THREADPOOL_SIZE ||= String(threadPoolSize(availableParallelism(), 1));
   // The primary forwards its workers' lines: it writes its own through the same stream.
   const log = createLogger(config, 'bootstrap', clustered && config.log.format === 'json' && !config.log.file ? process.stdout : logDestination(config));
   let embedded: EmbeddedDatabase | undefined;
@@ -44,7 +47,7 @@ async function main() {
     log.info({ database: describeDatabaseUrl(url), applied }, 'database ready');
 
     if (clustered) {
-      runPrimary({ config, log, env: workerEnvironment(config, url), stopDatabase: () => embedded?.stop() });
+      runPrimary({ config, log, env: workerEnvironment(config, url, availableParallelism()), stopDatabase: () => embedded?.stop() });
       return;
     }
     const app = await appFactory().createApp({ ...config, database: { ...config.database, url } });
