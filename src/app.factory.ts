@@ -11,9 +11,10 @@ import type { AppConfig } from './config';
 /**
  * Fastify, not Express: about twice the requests per core on `{ __typename }` and a
  * third more on decryptData once the database is off the path (measured in the HTTP
- * spike; see README "Performance"). Its JSON parser takes REQUEST_BODY_LIMIT_BYTES
- * (413, answered as PAYLOAD_TOO_LARGE) and refuses `__proto__`; Nest's own parsers,
- * which would add form bodies, stay off (`bodyParser: false`).
+ * spike; see README "Processes, caches and connections"). Its two parsers, JSON and
+ * text/plain, take REQUEST_BODY_LIMIT_BYTES (413, answered as PAYLOAD_TOO_LARGE; JSON
+ * refuses `__proto__`); Nest's own parsers, which would add form bodies, stay off
+ * (`bodyParser: false`), so a form body is 415.
  */
 export function httpAdapter(config: AppConfig): FastifyAdapter {
   return new FastifyAdapter({
