@@ -161,11 +161,11 @@ async function main() {
         own.verify_c16_over_argon2 = round(own.verify_c16_rps / argon2Rate, 3);
         own.verify_c16_argon2_cpu_share = round(argon2.cpuUsPerOp / own.verify_c16_node_cpu_us, 3);
       }
-      console.log(
-        `${variant.name || 'service defaults'}: decryptData at 16 clients / raw RSA = ${own.decrypt_c16_over_raw} ` +
-          `(RSA ${own.decrypt_c16_rsa_cpu_share} of its CPU), p99/p50 = ${round(own.decrypt_c16_p99_ms / own.decrypt_c16_p50_ms, 2)}; ` +
-          `verifyPasscode / raw argon2 = ${own.verify_c16_over_argon2} (argon2 ${own.verify_c16_argon2_cpu_share} of its CPU)`,
-      );
+      const parts = [
+        own.decrypt_c16_rps === undefined ? '' : `decryptData at 16 clients / raw RSA = ${own.decrypt_c16_over_raw} (RSA ${own.decrypt_c16_rsa_cpu_share} of its CPU), p99/p50 = ${round(own.decrypt_c16_p99_ms / own.decrypt_c16_p50_ms, 2)}`,
+        own.verify_c16_rps === undefined ? '' : `verifyPasscode / raw argon2 = ${own.verify_c16_over_argon2} (argon2 ${own.verify_c16_argon2_cpu_share} of its CPU)`,
+      ].filter(Boolean);
+      if (parts.length > 0) console.log(`${variant.name || 'service defaults'}: ${parts.join('; ')}`);
       for (const [name, value] of Object.entries(own)) figures[`${prefix}${name}`] = value;
     }
   } finally {
