@@ -22,6 +22,7 @@ const LAYERS = [
   ['auth'],
   ['key-rotation', 'metrics', 'health'],
   ['cli'],
+  ['web'],
 ];
 
 const layerOf = (module) => LAYERS.findIndex((layer) => layer.includes(module));

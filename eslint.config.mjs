@@ -20,6 +20,11 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
   {
+    // The demo page's script runs in the browser.
+    files: ['examples/web-demo/app.js'],
+    languageOptions: { globals: { ...globals.browser } },
+  },
+  {
     // Benchmarks print their figures.
     files: ['bench/**/*.ts'],
     rules: { 'no-console': 'off' },

@@ -1,6 +1,6 @@
 /**
  * Unit specs beside the code (src/**\/*.spec.ts); e2e suites under test/ on a real PostgreSQL;
- * the web client library's own specs (clients/web/test).
+ * the web client library's own specs (clients/web/test); browser suites in Chromium (test/browser).
  */
 const swcTypeScript = [
   '@swc/jest',
@@ -53,6 +53,14 @@ module.exports = {
       testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
       slowTestThreshold: 30,
       moduleNameMapper: esmRelativeImports, // test/e2e/web-client uses the library's sources
+    },
+    {
+      // Chromium (Debian's) driving the demo page, the explorer and CORS from a second origin.
+      ...shared,
+      ...database,
+      displayName: 'browser',
+      testMatch: ['<rootDir>/test/browser/**/*.browser-spec.ts'],
+      slowTestThreshold: 30,
     },
     {
       ...shared,

@@ -7,6 +7,7 @@ import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { batchLimitHook, requestIdOf } from './common';
 import type { AppConfig } from './config';
+import { configureCors } from './web';
 
 /**
  * Fastify, not Express: about twice the requests per core on `{ __typename }` and a
@@ -56,6 +57,7 @@ export function configureApp(app: NestFastifyApplication, config: AppConfig): Ne
   });
   // After the body is parsed (Nest middleware runs earlier under Fastify, with no body yet).
   fastify.addHook('preHandler', batchLimitHook(config));
+  configureCors(app, config);
   return app;
 }
 

@@ -21,6 +21,7 @@ import { KeyRotationModule } from './key-rotation';
 import { KeysModule } from './keys';
 import { MetricsModule } from './metrics';
 import { TelemetryModule } from './telemetry';
+import { DevPagesModule, explorerLandingPage } from './web';
 
 function loggerArgs(config: AppConfig): Params['pinoHttp'] {
   const destination = logDestination(config);
@@ -30,7 +31,7 @@ function loggerArgs(config: AppConfig): Params['pinoHttp'] {
 /**
  * The whole service. Layers, bottom up (the import check in .dependency-cruiser.cjs
  * holds them): config; common; database; telemetry; access-control and keys;
- * encryption; auth; key-rotation, metrics and health; this module, main and cli.
+ * encryption; auth; key-rotation, metrics and health; cli; web; this module and main.
  */
 @Module({})
 export class AppModule {
@@ -44,7 +45,10 @@ export class AppModule {
         CommonModule,
         DatabaseModule,
         TelemetryModule,
-        GraphQLModule.forRoot<ApolloDriverConfig>({ driver: ApolloDriver, ...graphqlOptions(config) }),
+        GraphQLModule.forRoot<ApolloDriverConfig>({
+          driver: ApolloDriver,
+          ...graphqlOptions(config, { landingPage: config.isProduction ? undefined : explorerLandingPage() }),
+        }),
         ScheduleModule.forRoot(),
         HealthModule,
         AccessControlModule,
@@ -53,6 +57,8 @@ export class AppModule {
         AuthModule,
         KeyRotationModule,
         MetricsModule,
+        // The demo page and the explorer's files: never in production.
+        ...(config.isProduction ? [] : [DevPagesModule]),
       ],
       providers: [
         {

@@ -4,14 +4,15 @@ import { join } from 'node:path';
 import { buildSchema, getVariableValues, parse, validate, type OperationDefinitionNode } from 'graphql';
 
 /**
- * docs/clients.md against what it shows: the Java code is the tested clients/java/KmsOaep.java
+ * The README's Clients section against what it shows: the Java code is the tested clients/java/KmsOaep.java
  * (byte for byte, region by region), every curl request is a valid operation of schema.graphql
  * with valid variables and the right kind of API key, and the Swift snippet's SPKI header is
  * the real one.
  */
 const root = join(__dirname, '..');
 const read = (file: string) => readFileSync(join(root, file), 'utf8');
-const docs = read('docs/clients.md');
+/** From "## Clients" to the next section of the same level. */
+const docs = /\n## Clients[^\n]*\n[\s\S]*?(?=\n## )/.exec(read('README.md'))![0];
 const java = read('clients/java/KmsOaep.java');
 
 const CLIENT_OPERATIONS = ['activeEncryptionKey', 'generateEncryptionKey'];
@@ -27,11 +28,11 @@ function javaRegion(name: string): string {
 /** The fenced block right after `<!-- snippet:<name> from clients/java/KmsOaep.java ... -->`. */
 function docsBlock(name: string): string {
   const match = new RegExp(`<!-- snippet:${name} from clients/java/KmsOaep\\.java[^>]*-->\\n\`\`\`java\\n([\\s\\S]*?)\`\`\`\\n`).exec(docs);
-  if (!match) throw new Error(`docs/clients.md has no snippet:${name} block`);
+  if (!match) throw new Error(`the README's Clients section has no snippet:${name} block`);
   return match[1];
 }
 
-describe('docs/clients.md', () => {
+describe("the README's Clients section", () => {
   it.each(['imports', 'encrypt'])('shows the %s region of clients/java/KmsOaep.java byte for byte', (name) => {
     expect(docsBlock(name)).toBe(javaRegion(name));
   });

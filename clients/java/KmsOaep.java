@@ -2,7 +2,7 @@
 // Android app (or any JCA code) should: RSA-OAEP with SHA-256 AND MGF1-SHA-256, base64.
 // Usage: java KmsOaep public-key.pem < plaintext   (prints the base64 ciphertext)
 // The plaintext comes on stdin so that it never shows in a process list.
-// The regions between the "snippet" comments are copied verbatim into docs/clients.md;
+// The regions between the "snippet" comments are copied verbatim into the README (Clients);
 // test/clients-docs.spec.ts fails if the two differ.
 
 // snippet:imports begin

@@ -72,6 +72,32 @@ describe('loadConfig', () => {
     expect(problemsOf({ KMS_MASTER_KEYS: `a:${Buffer.alloc(16).toString('base64')}` }).message).toContain('KMS_MASTER_KEYS');
   });
 
+  it('reads CORS_ORIGINS as a list of exact origins (none by default)', () => {
+    expect(loadConfig({}).http.corsOrigins).toEqual([]);
+    expect(
+      loadConfig({ CORS_ORIGINS: ' https://app.example.com, http://localhost:5173,,https://app.example.com' }).http
+        .corsOrigins,
+    ).toEqual(['https://app.example.com', 'http://localhost:5173']);
+  });
+
+  it.each([
+    ['*', 'wildcard'],
+    ['https://*.example.com', 'wildcard'],
+    ['https://app.example.com/', 'a browser sends "https://app.example.com"'],
+    ['https://app.example.com/login', 'a browser sends "https://app.example.com"'],
+    ['https://App.Example.com', 'a browser sends "https://app.example.com"'],
+    ['https://app.example.com:443', 'a browser sends "https://app.example.com"'],
+    ['https://user@app.example.com', 'a browser sends "https://app.example.com"'],
+    ['app.example.com', 'not an origin'],
+    ['null', 'not an origin'],
+    ['file:///tmp/page.html', 'not an http(s) origin'],
+  ])('refuses CORS_ORIGINS entry %s', (entry, reason) => {
+    const error = problemsOf({ CORS_ORIGINS: `https://ok.example.com,${entry}` });
+    expect(error.problems).toHaveLength(1);
+    expect(error.problems[0]).toMatch(/^CORS_ORIGINS: must be comma-separated exact origins/);
+    expect(error.problems[0]).toContain(reason);
+  });
+
   it('refuses to run in production without a master key ring and a pepper', () => {
     const error = problemsOf({ NODE_ENV: 'production' });
     expect(error.problems).toEqual([

@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
-import { Environment, SECRET_VARIABLES } from './environment';
+import { Environment, parseOriginList, SECRET_VARIABLES } from './environment';
 
 export interface MasterKeyEntry {
   id: string;
@@ -20,6 +20,8 @@ export interface AppConfig {
     shutdownTimeoutMs: number;
     /** After SIGTERM, how long kept-alive connections may still bring requests (answered with Connection: close). */
     keepAliveGraceMs: number;
+    /** Exact origins whose pages may call the service (CORS); empty: no CORS headers at all. */
+    corsOrigins: string[];
   };
   /** Worker processes sharing the port (1: the service runs in the first process, no cluster). */
   workers: number;
@@ -94,6 +96,7 @@ const OPTIONAL_VARIABLES = [
   'AUTH_PEPPER',
   'ALLOW_ANONYMOUS_CLIENTS',
   'KMS_BOOTSTRAP_ADMIN_KEY',
+  'CORS_ORIGINS',
 ];
 export const KNOWN_VARIABLES = [...new Set([...Object.keys(new Environment()), ...OPTIONAL_VARIABLES])];
 
@@ -185,6 +188,7 @@ function toAppConfig(env: Environment, isProduction: boolean, host: HostFacts, w
       bodyLimitBytes: env.REQUEST_BODY_LIMIT_BYTES,
       shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
       keepAliveGraceMs: env.SHUTDOWN_KEEPALIVE_GRACE_MS,
+      corsOrigins: env.CORS_ORIGINS ? parseOriginList(env.CORS_ORIGINS) : [],
     },
     workers,
     database: {

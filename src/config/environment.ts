@@ -13,6 +13,7 @@ import {
   Min,
   MinLength,
   Validate,
+  ValidationArguments,
   ValidatorConstraint,
   ValidatorConstraintInterface,
 } from 'class-validator';
@@ -50,6 +51,39 @@ class MasterKeyRing implements ValidatorConstraintInterface {
   }
   defaultMessage() {
     return '$property must be a comma-separated list of <id>:<32 bytes in base64>, newest first, with unique ids';
+  }
+}
+
+/**
+ * A browser's Origin header is scheme://host[:port], lower case, without a default port,
+ * path or trailing slash: an entry that is not exactly that would never match one.
+ */
+export function originProblem(entry: string): string | undefined {
+  if (entry.includes('*')) return `"${entry}" is a wildcard; list each origin`;
+  let url: URL;
+  try {
+    url = new URL(entry);
+  } catch {
+    return `"${entry}" is not an origin such as https://app.example.com`;
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return `"${entry}" is not an http(s) origin`;
+  if (url.origin !== entry) return `"${entry}" is not an exact origin (a browser sends "${url.origin}")`;
+  return undefined;
+}
+
+/** CORS_ORIGINS entries: comma-separated, each trimmed; empty entries are left out. */
+export function parseOriginList(value: string): string[] {
+  return [...new Set(value.split(',').map((entry) => entry.trim()).filter(Boolean))];
+}
+
+@ValidatorConstraint({ name: 'originList' })
+class OriginList implements ValidatorConstraintInterface {
+  validate(value: unknown) {
+    return typeof value === 'string' && parseOriginList(value).every((entry) => !originProblem(entry));
+  }
+  defaultMessage(args?: ValidationArguments) {
+    const first = parseOriginList(String(args?.value)).map(originProblem).find(Boolean);
+    return `$property must be comma-separated exact origins (scheme://host[:port], no path, no wildcard): ${first}`;
   }
 }
 
@@ -192,6 +226,9 @@ export class Environment {
 
   @Type(() => Number) @Min(0) @Max(60000) @IsInt()
   SHUTDOWN_KEEPALIVE_GRACE_MS = 1000;
+
+  @IsOptional() @Validate(OriginList)
+  CORS_ORIGINS?: string;
 }
 
 /** Variables whose values must never appear in an error message or a log line. */

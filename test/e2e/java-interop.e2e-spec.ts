@@ -8,7 +8,7 @@ import { rememberSecret } from '../support/secrets-ledger';
 import { startTestApp, TestApp } from '../support/test-app';
 
 /**
- * clients/java/KmsOaep.java (the Android / JCA code of docs/clients.md), compiled and
+ * clients/java/KmsOaep.java (the Android / JCA code of the README, Clients), compiled and
  * run against a key of the real service; and the classic pitfall, the same program
  * without its OAEPParameterSpec, which the service cannot decrypt.
  */

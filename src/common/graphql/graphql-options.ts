@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { ApolloDriverConfig } from '@nestjs/apollo';
-import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
+import type { ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { InMemoryLRUCache } from '@apollo/utils.keyvaluecache';
 import type { DocumentNode } from 'graphql';
@@ -22,8 +22,16 @@ const logger = new Logger('GraphQL');
  */
 export const DOCUMENT_STORE_MAX_ESTIMATED_BYTES = 2 * 1024 * 1024;
 
-/** Apollo Server settings, all derived from the validated configuration. */
-export function graphqlOptions(config: AppConfig): Omit<ApolloDriverConfig, 'driver'> {
+/**
+ * Apollo Server settings, all derived from the validated configuration. `landingPage`:
+ * what a browser's GET /graphql shows outside production (the application root passes
+ * the offline explorer); none in production, and none when not given (Apollo's default
+ * would load its Sandbox from a CDN).
+ */
+export function graphqlOptions(
+  config: AppConfig,
+  { landingPage }: { landingPage?: ApolloServerPlugin } = {},
+): Omit<ApolloDriverConfig, 'driver'> {
   return {
     path: '/graphql',
     // The schema is built in memory; `npm run schema:update` writes schema.graphql for review.
@@ -40,9 +48,7 @@ export function graphqlOptions(config: AppConfig): Omit<ApolloDriverConfig, 'dri
     allowBatchedHttpRequests: config.graphql.maxBatch > 1,
     plugins: [
       requestOutcomePlugin(),
-      config.isProduction
-        ? ApolloServerPluginLandingPageDisabled()
-        : ApolloServerPluginLandingPageLocalDefault({ embed: true }),
+      config.isProduction || !landingPage ? ApolloServerPluginLandingPageDisabled() : landingPage,
     ],
     autoTransformHttpErrors: false,
     formatError: (formatted, error) =>
