@@ -1,8 +1,11 @@
 import 'reflect-metadata';
-import type { INestApplication } from '@nestjs/common';
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type pino from 'pino';
-import { createApp } from './app.factory';
-import { createLogger } from './common';
+import type * as AppFactory from './app.factory';
+import { exitIfStillRunningAfter, runPrimary, threadPoolSize, workerEnvironment } from './cluster';
+import { createLogger, logDestination } from './common';
 import { AppConfig, ConfigError, loadEnvironmentConfig } from './config';
 import {
   applyMigrations,
@@ -14,11 +17,18 @@ import {
 
 /**
  * Start-up order: configuration, database (embedded unless DATABASE_URL is set),
- * migrations, then HTTP. Any failure prints one line and exits non-zero.
+ * migrations, then HTTP: in this process when WEB_CONCURRENCY=1, otherwise in
+ * WEB_CONCURRENCY worker processes (cluster.ts) while this one keeps the database.
+ * Any failure prints one line and exits non-zero.
  */
 async function main() {
   const config = loadConfigOrExit();
-  const log = createLogger(config, 'bootstrap');
+  if (cluster.isWorker) return serveInWorker(config);
+  const clustered = config.workers > 1;
+  // Serving here: size libuv's pool before its first use (it reads this once, then).
+  if (!clustered) process.env.UV_THREADPOOL_SIZE ||= String(threadPoolSize(availableParallelism(), 1));
+  // The primary forwards its workers' lines: it writes its own through the same stream.
+  const log = createLogger(config, 'bootstrap', clustered && config.log.format === 'json' && !config.log.file ? process.stdout : logDestination(config));
   if (!config.isProduction && (!config.masterKeys || !config.auth.peppers)) {
     log.warn(
       { dataDir: config.database.dataDir },
@@ -41,14 +51,39 @@ async function main() {
     const applied = await applyMigrations(url);
     log.info({ database: describeDatabaseUrl(url), applied }, 'database ready');
 
-    const app = await createApp({ ...config, database: { ...config.database, url } });
+    if (clustered) {
+      runPrimary({ config, log, env: workerEnvironment(config, url, availableParallelism()), stopDatabase: () => embedded?.stop() });
+      return;
+    }
+    const app = await appFactory().createApp({ ...config, database: { ...config.database, url } });
     await app.listen(config.http.port, config.http.host);
     const { port } = app.getHttpServer().address() as { port: number };
-    log.info({ port, url: `http://localhost:${port}/graphql` }, 'serving GraphQL');
-    stopOnSignals(app, embedded, config, log);
+    log.info({ workers: 1, port, url: `http://localhost:${port}/graphql` }, 'serving GraphQL');
+    stopOnSignals(app, config, log, () => embedded?.stop());
   } catch (error) {
     process.stderr.write(`kms: start-up failed: ${(error as Error).message ?? String(error)}\n`);
     await embedded?.stop().catch(() => undefined);
+    process.exit(1);
+  }
+}
+
+/** The Nest application, loaded only where it serves (the cluster primary does without it). */
+function appFactory(): typeof AppFactory {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('./app.factory') as typeof AppFactory;
+}
+
+/** A cluster worker: the primary has migrated the database and passed its URL. */
+async function serveInWorker(config: AppConfig) {
+  const log = createLogger(config, 'worker');
+  try {
+    const app = await appFactory().createApp(config);
+    await app.listen(config.http.port, config.http.host);
+    const { port } = app.getHttpServer().address() as { port: number };
+    process.send!({ type: 'kms:listening', port });
+    stopOnSignals(app, config, log);
+  } catch (error) {
+    process.stderr.write(`kms: worker start-up failed: ${(error as Error).message ?? String(error)}\n`);
     process.exit(1);
   }
 }
@@ -64,35 +99,39 @@ function loadConfigOrExit(): AppConfig {
   }
 }
 
-/** Closes the app (which flushes buffered metrics) before the embedded database stops. */
+/**
+ * SIGTERM or SIGINT (or, in a worker, the primary's request): drain HTTP, flush
+ * buffered metrics and key-usage counts, disconnect, then stop the embedded database
+ * if this process started it.
+ */
 function stopOnSignals(
-  app: INestApplication,
-  embedded: EmbeddedDatabase | undefined,
+  app: NestFastifyApplication,
   config: AppConfig,
   log: pino.Logger,
+  stopDatabase?: () => Promise<void> | undefined,
 ) {
   let stopping = false;
-  const stop = async (signal: NodeJS.Signals) => {
+  const stop = async (reason: string) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'shutting down');
-    setTimeout(() => {
-      process.stderr.write('kms: shutdown timed out\n');
-      process.exit(1);
-    }, config.http.shutdownTimeoutMs).unref();
+    log.info({ signal: reason }, 'shutting down');
+    exitIfStillRunningAfter(config.http.shutdownTimeoutMs);
     let code = 0;
     try {
-      await app.close();
+      await appFactory().closeGracefully(app, config);
     } catch (error) {
       log.error({ errorName: (error as Error)?.name }, 'shutdown failed');
       code = 1;
     }
-    await embedded?.stop().catch(() => (code = 1));
+    await stopDatabase?.()?.catch(() => (code = 1));
     log.info({ code }, 'stopped');
     log.flush();
     process.exit(code);
   };
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, (s) => void stop(s));
+  process.on('message', (message: { type?: string }) => {
+    if (message?.type === 'kms:shutdown') void stop('primary');
+  });
 }
 
 void main();

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { APP_GUARD, DiscoveryModule } from '@nestjs/core';
 import { SecretsModule } from '../common';
+import { ApiKeyCache } from './api-key-cache';
 import { ApiKeysRepository } from './api-keys.repository';
 import { ApiKeysResolver } from './api-keys.resolver';
 import { ApiKeysService } from './api-keys.service';
@@ -12,6 +13,7 @@ import { ScopeGuard } from './scope.guard';
   imports: [DiscoveryModule, SecretsModule],
   providers: [
     ApiKeysRepository,
+    ApiKeyCache,
     ApiKeysService,
     ApiKeysResolver,
     OperationScopes,

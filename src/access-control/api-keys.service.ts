@@ -1,8 +1,9 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, Optional } from '@nestjs/common';
 import { Clock, PepperRing } from '../common';
 import { APP_CONFIG, type AppConfig } from '../config';
 import type { PrismaService } from '../database';
 import { accessErrors } from './access.errors';
+import { ApiKeyCache } from './api-key-cache';
 import {
   apiKeyLookupHashes,
   CHOSEN_KEY_PREFIX,
@@ -22,12 +23,16 @@ export const BOOTSTRAP_KEY_NAME = 'bootstrap-admin';
 @Injectable()
 export class ApiKeysService implements OnApplicationBootstrap {
   private readonly logger = new Logger(ApiKeysService.name);
+  /** When this process last wrote each key's lastUsedAt (the cached row does not see it). */
+  private readonly touchedAt = new Map<string, number>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly keys: ApiKeysRepository,
     private readonly clock: Clock,
     private readonly peppers: PepperRing,
+    /** Absent on the command line, which never authenticates. */
+    @Optional() private readonly cache?: ApiKeyCache,
   ) {}
 
   /** The key is returned here and nowhere else, ever. */
@@ -51,6 +56,7 @@ export class ApiKeysService implements OnApplicationBootstrap {
   /** Revoking a revoked key is harmless; an unknown id is KEY_NOT_FOUND. */
   async revoke(id: string): Promise<boolean> {
     if (await this.keys.revoke(id, this.clock.now())) {
+      this.cache?.forgetId(id);
       this.logger.log({ apiKeyId: id }, 'API key revoked');
       return true;
     }
@@ -58,17 +64,35 @@ export class ApiKeysService implements OnApplicationBootstrap {
     throw accessErrors.apiKeyNotFound();
   }
 
-  /** The caller a presented key stands for, or null when it is unknown or revoked. */
+  /**
+   * The caller a presented key stands for, or null when it is unknown or revoked.
+   * Served from ApiKeyCache (under a hash of the key) while the row is unchanged.
+   */
   async authenticate(presented: string): Promise<Caller | null> {
-    const stored = await this.keys.findByAnyHash(apiKeyLookupHashes(presented, this.peppers));
+    const load = () => this.findStored(presented);
+    const stored = await (this.cache ? this.cache.get(hashApiKey(presented), load) : load());
     if (!stored || stored.revokedAt) return null;
-    await this.keepHashCurrent(stored, presented);
-    const now = this.clock.now();
-    if (!stored.lastUsedAt || now.getTime() - stored.lastUsedAt.getTime() > TOUCH_INTERVAL_MS) {
-      // Best effort and at most once a minute: not a write per request.
-      this.keys.touch(stored.id, now).catch(() => undefined);
-    }
+    this.touch(stored);
     return { apiKeyId: stored.id, name: stored.name, scopes: stored.scopes as Scope[] };
+  }
+
+  /**
+   * The stored key a presented key is, revoked or not, under any form of its hash;
+   * a chosen key's hash is brought up to the current form on the way.
+   */
+  private async findStored(presented: string): Promise<ApiKeyRecord | null> {
+    const stored = await this.keys.findByAnyHash(apiKeyLookupHashes(presented, this.peppers));
+    if (stored) await this.keepHashCurrent(stored, presented);
+    return stored;
+  }
+
+  /** lastUsedAt, best effort and at most once a minute per process: not a write per request. */
+  private touch(stored: ApiKeyRecord) {
+    const now = this.clock.now().getTime();
+    const last = Math.max(stored.lastUsedAt?.getTime() ?? 0, this.touchedAt.get(stored.id) ?? 0);
+    if (now - last <= TOUCH_INTERVAL_MS) return;
+    this.touchedAt.set(stored.id, now);
+    this.keys.touch(stored.id, new Date(now)).catch(() => undefined);
   }
 
   /**

@@ -6,6 +6,7 @@
  * Imports only config.
  */
 export { Clock } from './clock';
+export { answerClusterMetricsRequests, clusterMetricsSource } from './cluster/cluster-metrics';
 export { CommonModule } from './common.module';
 export { readOrCreateDevSecret } from './dev-secret-file';
 export { DEV_PEPPER_FILE, loadPepperRing, PepperPurpose, PepperRing } from './secrets/pepper-ring';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, KNOWN_VARIABLES, loadConfig } from './app-config';
+import { ConfigError, HostFacts, KNOWN_VARIABLES, loadConfig } from './app-config';
 
 const KEY = Buffer.alloc(32, 1).toString('base64');
 const problemsOf = (env: Record<string, string>) => {
@@ -110,7 +110,36 @@ describe('loadConfig', () => {
     const config = loadConfig({ NODE_ENV: 'production', KMS_MASTER_KEYS: `k:${KEY}`, AUTH_PEPPER: 'p'.repeat(32) });
     expect(config.access.allowAnonymousClients).toBe(false);
     expect(config.graphql.introspection).toBe(false);
-    expect(config.log.format).toBe('json');
+  });
+
+  it('logs pretty only to a terminal, JSON to anything else, whatever NODE_ENV', () => {
+    const terminal: HostFacts = { stdoutIsTerminal: true, cpus: 2 };
+    const pipe: HostFacts = { stdoutIsTerminal: false, cpus: 2 };
+    const production = { NODE_ENV: 'production', KMS_MASTER_KEYS: `k:${KEY}`, AUTH_PEPPER: 'p'.repeat(32) };
+    expect(loadConfig({}, terminal).log.format).toBe('pretty');
+    expect(loadConfig({}, pipe).log.format).toBe('json');
+    expect(loadConfig({ NODE_ENV: 'development' }, pipe).log.format).toBe('json');
+    expect(loadConfig(production, terminal).log.format).toBe('pretty');
+    expect(loadConfig({ LOG_FORMAT: 'pretty' }, pipe).log.format).toBe('pretty');
+    expect(loadConfig({ LOG_FORMAT: 'pretty', LOG_FILE: '/tmp/x.log' }, terminal).log.format).toBe('json');
+  });
+
+  it('runs one worker per CPU by default, and sizes each pool within DATABASE_MAX_CONNECTIONS', () => {
+    const host = (cpus: number): HostFacts => ({ stdoutIsTerminal: false, cpus });
+    const sizes = (env: Record<string, string>, cpus: number) => {
+      const { workers, database } = loadConfig(env, host(cpus));
+      // Each worker: its pool, one LISTEN connection, its advisory-lock sessions.
+      return { workers, poolSize: database.poolSize, total: workers * (database.poolSize + 1 + database.lockSessions) };
+    };
+    expect(sizes({}, 1)).toEqual({ workers: 1, poolSize: 10, total: 13 });
+    expect(sizes({}, 2)).toEqual({ workers: 2, poolSize: 10, total: 26 });
+    expect(sizes({}, 4)).toEqual({ workers: 4, poolSize: 7, total: 40 });
+    expect(sizes({}, 8)).toEqual({ workers: 8, poolSize: 2, total: 40 });
+    expect(sizes({ WEB_CONCURRENCY: '3' }, 8)).toEqual({ workers: 3, poolSize: 10, total: 39 });
+    expect(sizes({ WEB_CONCURRENCY: '16', DATABASE_MAX_CONNECTIONS: '100' }, 2)).toEqual({ workers: 16, poolSize: 3, total: 96 });
+    expect(() => loadConfig({}, host(16))).toThrow(/DATABASE_MAX_CONNECTIONS: 40 connections cannot serve 16 workers \(each needs at least 5\)/);
+    expect(() => loadConfig({ WEB_CONCURRENCY: '4', DATABASE_MAX_CONNECTIONS: '19' }, host(2))).toThrow(/cannot serve 4 workers/);
+    expect(problemsOf({ WEB_CONCURRENCY: '0' }).problems).toEqual(['WEB_CONCURRENCY: must not be less than 1 (got "0")']);
   });
 
   it('is documented variable for variable in .env.example', () => {

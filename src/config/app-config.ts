@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
@@ -26,9 +27,13 @@ export interface AppConfig {
     port: number;
     bodyLimitBytes: number;
     shutdownTimeoutMs: number;
+    /** After SIGTERM, how long kept-alive connections may still bring requests (answered with Connection: close). */
+    keepAliveGraceMs: number;
     /** Exact origins whose pages may call the service (CORS); empty: no CORS headers at all. */
     corsOrigins: string[];
   };
+  /** Worker processes sharing the port (1: the service runs in the first process, no cluster). */
+  workers: number;
   database: {
     url?: string;
     dataDir: string;
@@ -36,7 +41,15 @@ export interface AppConfig {
     embeddedPort?: number;
     connectTimeoutMs: number;
     statementTimeoutMs: number;
+    /** Connections of one service instance, all workers together (see connectionBudget). */
+    maxConnections: number;
+    /** Prisma's pool in each worker, derived from maxConnections and the number of workers. */
+    poolSize: number;
+    /** Session connections for advisory locks, at most, in each worker. */
+    lockSessions: number;
   };
+  /** Longest an API key or a device key row is served from memory (0: no caches). */
+  cacheMaxAgeMs: number;
   /** `file`: append JSON lines there instead of stdout. */
   log: { level: string; format: 'json' | 'pretty'; file?: string };
   keys: {
@@ -87,6 +100,7 @@ export class ConfigError extends Error {
 
 /** Optional variables have no default; listed so that they are read whatever the class-field semantics. */
 const OPTIONAL_VARIABLES = [
+  'WEB_CONCURRENCY',
   'DATABASE_URL',
   'LOG_FORMAT',
   'LOG_FILE',
@@ -104,8 +118,43 @@ export const ENVIRONMENT_DEFAULTS: ReadonlyMap<string, unknown> = new Map(
   KNOWN_VARIABLES.map((name) => [name, (new Environment() as unknown as Record<string, unknown>)[name]]),
 );
 
+/** What the configuration's defaults depend on beyond the environment. */
+export interface HostFacts {
+  /** Pretty logs only for a person watching; JSON for files, pipes and collectors. */
+  stdoutIsTerminal: boolean;
+  /** The default number of workers. */
+  cpus: number;
+}
+
+export function currentHost(): HostFacts {
+  return { stdoutIsTerminal: process.stdout.isTTY === true, cpus: availableParallelism() };
+}
+
+/**
+ * The connection budget of one service instance (DATABASE_MAX_CONNECTIONS, all its
+ * workers together): each worker holds one connection for LISTEN (cache invalidation),
+ * at most LOCK_SESSIONS_PER_WORKER session connections for advisory locks (the daily
+ * job, rotations, the key pool), and its Prisma pool: what is left of its share, at
+ * most MAX_POOL_SIZE (beyond that, requests wait on the database, not on the pool).
+ */
+export const LOCK_SESSIONS_PER_WORKER = 2;
+const LISTEN_CONNECTIONS_PER_WORKER = 1;
+const MIN_POOL_SIZE = 2;
+const MAX_POOL_SIZE = 10;
+
+export function connectionBudget(maxConnections: number, workers: number): { poolSize: number } | { problem: string } {
+  const reserved = LISTEN_CONNECTIONS_PER_WORKER + LOCK_SESSIONS_PER_WORKER;
+  const poolSize = Math.min(MAX_POOL_SIZE, Math.floor(maxConnections / workers) - reserved);
+  if (poolSize >= MIN_POOL_SIZE) return { poolSize };
+  return {
+    problem:
+      `DATABASE_MAX_CONNECTIONS: ${maxConnections} connections cannot serve ${workers} workers ` +
+      `(each needs at least ${MIN_POOL_SIZE + reserved}); raise it or lower WEB_CONCURRENCY`,
+  };
+}
+
 /** Reads and validates the environment; throws one ConfigError naming every bad variable. */
-export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
+export function loadConfig(source: NodeJS.ProcessEnv = process.env, host: HostFacts = currentHost()): AppConfig {
   // Only our own variables, and an empty value means "unset" (FOO= in a .env file).
   const raw: Record<string, string> = {};
   for (const name of KNOWN_VARIABLES) {
@@ -128,8 +177,16 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
   if (isProduction && !env.AUTH_PEPPER) {
     problems.push('AUTH_PEPPER: required when NODE_ENV=production');
   }
+  const workers = env.WEB_CONCURRENCY ?? host.cpus;
+  const budget = connectionBudget(env.DATABASE_MAX_CONNECTIONS, workers);
+  if ('problem' in budget && !problems.some((problem) => /^(WEB_CONCURRENCY|DATABASE_MAX_CONNECTIONS):/.test(problem))) {
+    problems.push(budget.problem);
+  }
+  if (env.SHUTDOWN_KEEPALIVE_GRACE_MS >= env.SHUTDOWN_TIMEOUT_MS) {
+    problems.push('SHUTDOWN_KEEPALIVE_GRACE_MS: must be shorter than SHUTDOWN_TIMEOUT_MS');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
-  return toAppConfig(env, isProduction);
+  return toAppConfig(env, isProduction, host, workers, (budget as { poolSize: number }).poolSize);
 }
 
 export function parseMasterKeys(ring: string): MasterKeyEntry[] {
@@ -149,7 +206,7 @@ export function parsePepperRing(ring: string): PepperEntry[] {
   });
 }
 
-function toAppConfig(env: Environment, isProduction: boolean): AppConfig {
+function toAppConfig(env: Environment, isProduction: boolean, host: HostFacts, workers: number, poolSize: number): AppConfig {
   return {
     env: env.NODE_ENV,
     isProduction,
@@ -158,18 +215,26 @@ function toAppConfig(env: Environment, isProduction: boolean): AppConfig {
       port: env.PORT,
       bodyLimitBytes: env.REQUEST_BODY_LIMIT_BYTES,
       shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+      keepAliveGraceMs: env.SHUTDOWN_KEEPALIVE_GRACE_MS,
       corsOrigins: env.CORS_ORIGINS ? parseOriginList(env.CORS_ORIGINS) : [],
     },
+    workers,
     database: {
       url: env.DATABASE_URL,
       dataDir: resolve(env.DATA_DIR),
       embeddedPort: env.EMBEDDED_PG_PORT,
       connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS,
       statementTimeoutMs: env.DATABASE_STATEMENT_TIMEOUT_MS,
+      maxConnections: env.DATABASE_MAX_CONNECTIONS,
+      poolSize,
+      lockSessions: LOCK_SESSIONS_PER_WORKER,
     },
+    cacheMaxAgeMs: env.CACHE_MAX_AGE_MS,
     log: {
       level: env.LOG_LEVEL,
-      format: env.LOG_FILE ? 'json' : (env.LOG_FORMAT ?? (isProduction ? 'json' : 'pretty')),
+      // Pretty only for a person at a terminal, whatever NODE_ENV: a service piped to a
+      // file or a collector writes JSON (pino-pretty costs CPU on every request line).
+      format: env.LOG_FILE ? 'json' : (env.LOG_FORMAT ?? (host.stdoutIsTerminal ? 'pretty' : 'json')),
       file: env.LOG_FILE,
     },
     keys: {

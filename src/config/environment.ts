@@ -127,6 +127,9 @@ export class Environment {
   @IsString()
   HOST = '0.0.0.0';
 
+  @IsOptional() @Type(() => Number) @Min(1) @Max(256) @IsInt()
+  WEB_CONCURRENCY?: number;
+
   @IsOptional() @Matches(/^postgres(ql)?:\/\/\S+$/, {
     message: '$property must be a postgres:// or postgresql:// connection URL',
   })
@@ -143,6 +146,12 @@ export class Environment {
 
   @Type(() => Number) @Min(100) @Max(3600000) @IsInt()
   DATABASE_STATEMENT_TIMEOUT_MS = 30000;
+
+  @Type(() => Number) @Min(5) @Max(10000) @IsInt()
+  DATABASE_MAX_CONNECTIONS = 40;
+
+  @Type(() => Number) @Min(0) @Max(60000) @IsInt()
+  CACHE_MAX_AGE_MS = 5000;
 
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   LOG_LEVEL = 'info';
@@ -239,6 +248,9 @@ export class Environment {
 
   @Type(() => Number) @Min(100) @Max(600000) @IsInt()
   SHUTDOWN_TIMEOUT_MS = 15000;
+
+  @Type(() => Number) @Min(0) @Max(60000) @IsInt()
+  SHUTDOWN_KEEPALIVE_GRACE_MS = 1000;
 
   @IsOptional() @Validate(OriginList)
   CORS_ORIGINS?: string;

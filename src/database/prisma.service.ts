@@ -9,7 +9,8 @@ import { connectionOptions } from './connection-options';
 export class PrismaService extends PrismaClient implements OnModuleInit, OnApplicationShutdown {
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
     if (!config.database.url) throw new Error('PrismaService needs a resolved database URL');
-    super({ adapter: new PrismaPg(connectionOptions(config)) });
+    // The pool's size comes from the instance's connection budget (connectionBudget in config).
+    super({ adapter: new PrismaPg({ ...connectionOptions(config), max: config.database.poolSize }) });
   }
 
   async onModuleInit() {

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { masterKeyRingProvider } from './crypto/master-key-ring.provider';
 import { PrivateKeyCache } from './crypto/private-key-cache';
 import { KeyMaintenance } from './key-maintenance';
+import { KeyRowCache } from './key-row-cache';
 import { KeyUsageRecorder } from './key-usage.recorder';
 import { KeysRepository } from './keys.repository';
 import { KeysResolver } from './keys.resolver';
@@ -14,6 +15,7 @@ import { KeysService } from './keys.service';
     PrivateKeyCache,
     KeysRepository,
     KeyUsageRecorder,
+    KeyRowCache,
     KeysService,
     KeyMaintenance,
     KeysResolver,

@@ -9,6 +9,7 @@ import { PrivateKeyCache } from './crypto/private-key-cache';
 import { generateRsaKeyPair, importPublicKey, KEY_ALGORITHM, publicKeyJwk } from './crypto/rsa';
 import { DAY_MS, decryptsUntil, isPastRetention, KeyStatus, keyStatus } from './key-lifecycle';
 import type { KeyRecord } from './key-record';
+import { KeyRowCache } from './key-row-cache';
 import { KeyUsageRecorder } from './key-usage.recorder';
 import { keyErrors } from './keys.errors';
 import { KeysRepository, KeyCountsByState } from './keys.repository';
@@ -45,6 +46,7 @@ export class KeysService {
     private readonly privateKeys: PrivateKeyCache,
     private readonly usage: KeyUsageRecorder,
     private readonly lock: AdvisoryLock,
+    private readonly rows: KeyRowCache,
   ) {}
 
   /** A new RSA-2048 key for the device; it becomes the device's active key. */
@@ -89,9 +91,10 @@ export class KeysService {
   /**
    * The key if it may decrypt now (not revoked, not past retention), with its
    * unwrapped private key (cached; the row decides on every call whether it may be used).
+   * The row comes from KeyRowCache: no database round trip while it is cached.
    */
   async openForDecryption(keyId: string): Promise<DecryptionKey> {
-    const stored = await this.keys.findStoredById(keyId);
+    const stored = await this.rows.find(keyId);
     try {
       if (!stored) throw keyErrors.notFound('device-key-unknown');
       const { privateKey: wrapped, ...key } = this.usable(stored, this.clock.now(), [KeyStatus.ACTIVE, KeyStatus.DEPRECATED]);
@@ -110,9 +113,9 @@ export class KeysService {
 
   /** The key if it may encrypt now: ACTIVE only. */
   async openForEncryption(keyId: string): Promise<EncryptionPublicKey> {
-    const stored = await this.keys.findById(keyId);
+    const stored = await this.rows.find(keyId);
     if (!stored) throw keyErrors.notFound('device-key-unknown');
-    const key = this.usable(stored, this.clock.now(), [KeyStatus.ACTIVE]);
+    const { privateKey: _wrapped, ...key } = this.usable(stored, this.clock.now(), [KeyStatus.ACTIVE]);
     tagOperation({ deviceId: key.deviceId });
     return { key, publicKey: await importPublicKey(key.publicKey) };
   }
@@ -139,6 +142,7 @@ export class KeysService {
       const fresh = await this.generate(deviceId, keys[0].appVersion);
       tagOperation({ keyId: fresh.keyId });
       await this.keys.deprecate(usable, this.clock.now());
+      for (const id of usable) this.rows.forget(id);
       return fresh;
     });
   }
@@ -151,6 +155,7 @@ export class KeysService {
     if (!existing || this.isGone(existing, now)) throw keyErrors.notFound('device-key-unknown');
     tagOperation({ deviceId: existing.deviceId });
     const revoked = await this.keys.revoke(keyId, now, reason);
+    this.rows.forget(keyId);
     if (!revoked) throw keyErrors.notFound('device-key-unknown'); // deleted meanwhile
     this.privateKeys.forget(keyId);
     return this.toModel(revoked, now);

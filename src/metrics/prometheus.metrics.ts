@@ -1,7 +1,8 @@
+import cluster from 'node:cluster';
 import { Injectable, Logger } from '@nestjs/common';
 import { performance } from 'node:perf_hooks';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { ErrorCode } from '../common';
+import { clusterMetricsSource, ErrorCode } from '../common';
 import { KeyCountsByState, KeysService } from '../keys';
 import { MetricEvent, MetricsRecorder, OperationName } from '../telemetry';
 
@@ -12,14 +13,22 @@ export const KEY_STATES_CACHE_MS = 5_000;
 const DURATION_BUCKETS_SECONDS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /**
- * The Prometheus view, in a registry of this app's own (not prom-client's global
+ * The Prometheus view, in registries of this app's own (not prom-client's global
  * one, so several apps can live in one process). Operation counters follow the
  * recorder's events, so they count rows the buffer had to drop as well.
  * Label values are bounded: operation names are code constants, reasons error codes.
+ * With several workers, `registry` is this worker's part of the cluster's view (the
+ * primary sums the workers'), while `instanceRegistry` holds what describes the whole
+ * instance (kms_keys, counted in the database) and is read by the worker that scrapes
+ * only, so that it is neither counted once per worker nor summed.
  */
 @Injectable()
 export class PrometheusMetrics {
   readonly registry = new Registry();
+  private readonly instanceRegistry = new Registry();
+  private readonly processesView: () => Promise<string> = cluster.isWorker
+    ? clusterMetricsSource(this.registry)
+    : () => this.registry.metrics();
   private readonly logger = new Logger(PrometheusMetrics.name);
   private keyStates?: { at: number; counts: Promise<KeyCountsByState> };
 
@@ -61,9 +70,10 @@ export class PrometheusMetrics {
     recorder.onEvent((event) => this.observe(event));
   }
 
-  /** The text exposition format. */
-  scrape(): Promise<string> {
-    return this.registry.metrics();
+  /** The text exposition format: every worker's metrics, then the instance's. */
+  async scrape(): Promise<string> {
+    const [processes, instance] = await Promise.all([this.processesView(), this.instanceRegistry.metrics()]);
+    return processes + instance;
   }
 
   private observe(event: MetricEvent) {
@@ -120,7 +130,7 @@ export class PrometheusMetrics {
       name: 'kms_keys',
       help: 'Stored keys by state (past retention: awaiting_deletion).',
       labelNames: ['state'] as const,
-      registers: [this.registry],
+      registers: [this.instanceRegistry],
       async collect() {
         try {
           const counts = await cachedKeyStates();

@@ -307,6 +307,7 @@ describe('auth: passcode and transaction PIN', () => {
       expect(errorCode(unknownKey)).toBe('KEY_NOT_FOUND');
 
       await t.prisma.clientEncryptionKey.update({ where: { id: deviceKey.keyId }, data: { revokedAt: t.clock.now() } });
+      await t.settled(); // the app's key cache learns of the change by notification
       expect(errorCode(await mia.verifyPin('7395'))).toBe('KEY_REVOKED');
       expect(errorCode(await mia.changePin('7395', '9173'))).toBe('KEY_REVOKED');
       expect((await row(mia.userId))!.pinFailedAttempts).toBe(0);

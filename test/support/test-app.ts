@@ -13,7 +13,7 @@ import { APPLICATION_OPTIONS, configureApp, httpAdapter } from '../../src/app.fa
 import { AppModule } from '../../src/app.module';
 import { Clock } from '../../src/common';
 import { AppConfig, loadConfig } from '../../src/config';
-import { PrismaService } from '../../src/database';
+import { DatabaseNotifications, PrismaService } from '../../src/database';
 import { rememberSecret } from './secrets-ledger';
 import { TestClock } from './test-clock';
 import { createTestDatabase, TestDatabase } from './test-database';
@@ -45,6 +45,11 @@ export interface TestApp {
   as(scope: `${Scope}`): Record<string, string>;
   /** This app's own log lines (JSON, in LOG_FILE), to assert on what it logged. */
   logs: LogFile;
+  /**
+   * Resolves once the app's caches have seen every change committed so far (after a
+   * test writes rows directly: the app learns it by notification, a few ms later).
+   */
+  settled(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -149,6 +154,7 @@ export async function startTestApp(
     gql,
     as: (scope) => ({ authorization: `Bearer ${keys[scope as Scope]}` }),
     logs: logFile(config.log.file!),
+    settled: () => app.get(DatabaseNotifications).settled(),
     close: async () => {
       await app.close();
       if (!options.database) await database.drop();

@@ -1,6 +1,8 @@
 import { ArgumentsHost, Catch, HttpException, HttpStatus } from '@nestjs/common';
 import { BaseExceptionFilter } from '@nestjs/core';
 import type { GqlContextType } from '@nestjs/graphql';
+import { requestLogFields } from '../logging/request-log';
+import { ErrorCode } from './error-code';
 import { codeForHttpStatus, httpStatusForCode } from './http-status';
 import { asServiceUnavailable, KmsError } from './kms-error';
 
@@ -8,8 +10,12 @@ import { asServiceUnavailable, KmsError } from './kms-error';
  * Errors outside GraphQL execution. On /graphql (body too large, malformed JSON)
  * they answer in GraphQL's shape with a code from the fixed set, keeping the HTTP
  * status. A KmsError on a plain route (the scope guard on GET /metrics) answers
- * with its code and the status the shared table gives it. Resolver errors are left
- * to the GraphQL formatter; anything else keeps Nest's behaviour.
+ * with its code and the status the shared table gives it. Nest's HTTP exceptions
+ * (a health check's 503) keep Nest's answer. Anything else on a plain route (a
+ * parser's refusal, a bug) answers a fixed text, never the error's message (a
+ * parser's can quote the body), and is logged once: on the request's own line, as
+ * the error's name beside the request id (the correlation id the answer gives),
+ * never with a stack. Resolver errors are left to the GraphQL formatter.
  */
 @Catch()
 export class GraphqlHttpErrorFilter extends BaseExceptionFilter {
@@ -28,13 +34,32 @@ export class GraphqlHttpErrorFilter extends BaseExceptionFilter {
       adapter.reply(response, { statusCode, code: refusal.code, message: refusal.message }, statusCode);
       return undefined;
     }
+    const request = http.getRequest<{ id?: string; raw?: object }>();
     const status = statusOf(exception);
     const code = status === undefined ? undefined : codeForHttpStatus(status);
-    const path = String(adapter.getRequestUrl(http.getRequest())).split('?')[0];
-    if (path !== '/graphql' || status === undefined || !code) return super.catch(exception, host);
-    adapter.reply(http.getResponse(), { errors: [{ message: publicMessage(status), extensions: { code } }] }, status);
+    const path = String(adapter.getRequestUrl(request)).split('?')[0];
+    if (path === '/graphql' && status !== undefined && code) {
+      adapter.reply(http.getResponse(), { errors: [{ message: publicMessage(status), extensions: { code } }] }, status);
+      return undefined;
+    }
+    requestLogFields(request.raw ?? request).errorName = errorNameOf(exception);
+    // Nest's own exceptions are answers (a health check's 503); a bare HttpException is
+    // how Nest passes on a Fastify error (the body parser's), whose text we replace.
+    if (exception instanceof HttpException && exception.constructor !== HttpException) return super.catch(exception, host);
+    if (status === undefined) {
+      const body = { statusCode: 500, code: ErrorCode.INTERNAL, message: `Internal error (correlation id ${request.id})` };
+      adapter.reply(http.getResponse(), body, HttpStatus.INTERNAL_SERVER_ERROR);
+    } else {
+      adapter.reply(http.getResponse(), { statusCode: status, code, message: publicMessage(status) }, status);
+    }
     return undefined;
   }
+}
+
+/** What the log may say of an error: its class name or code, never its message. */
+function errorNameOf(exception: unknown): string {
+  const { name, code } = (exception ?? {}) as { name?: unknown; code?: unknown };
+  return typeof code === 'string' ? code : typeof name === 'string' ? name : typeof exception;
 }
 
 /** Nest's HTTP exceptions, and Fastify's client errors (bad JSON, body too large: a `statusCode` 4xx). */
@@ -48,5 +73,6 @@ function statusOf(exception: unknown): number | undefined {
 function publicMessage(status: number): string {
   if (status === HttpStatus.PAYLOAD_TOO_LARGE) return 'Request body too large';
   if (status === HttpStatus.UNSUPPORTED_MEDIA_TYPE) return 'Unsupported content type';
-  return 'Malformed request body';
+  if (status === HttpStatus.BAD_REQUEST) return 'Malformed request body';
+  return 'Request refused';
 }

@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import pino, { type DestinationStream, type LoggerOptions } from 'pino';
@@ -38,8 +39,8 @@ export function logDestination(config: AppConfig): DestinationStream | undefined
   return config.log.format === 'json' ? pino.destination({ dest: 1, sync: false }) : undefined;
 }
 
-export function createLogger(config: AppConfig, name: string): pino.Logger {
-  const destination = logDestination(config);
+/** `destination` replaces stdout (the cluster primary writes through process.stdout, as it forwards its workers' lines). */
+export function createLogger(config: AppConfig, name: string, destination = logDestination(config)): pino.Logger {
   const options = { ...baseLoggerOptions(config), name };
   return destination ? pino(options, destination) : pino(options);
 }
@@ -48,7 +49,8 @@ export function baseLoggerOptions(config: AppConfig): LoggerOptions {
   return {
     level: config.log.level,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-    base: { service: 'kms' },
+    // In a cluster, which worker wrote the line.
+    base: cluster.isWorker ? { service: 'kms', worker: cluster.worker!.id } : { service: 'kms' },
     transport:
       config.log.format === 'pretty'
         ? { target: 'pino-pretty', options: { singleLine: true, translateTime: 'SYS:HH:MM:ss.l' } }
@@ -76,19 +78,18 @@ export function httpLoggerOptions(config: AppConfig): PinoHttpOptions {
       }),
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
     },
-    // originalUrl: Nest's middleware layer on Fastify rewrites req.url while it runs.
-    autoLogging: {
-      ignore: (req: IncomingMessage & { originalUrl?: string }) =>
-        (req.originalUrl ?? req.url)?.startsWith('/health') ?? false,
-    },
+    // Every request gets its line, refused ones included (a body the parser refused
+    // never reaches a handler); successful probes and scrapes are silent below.
     // Who asked for what, and how it went: the caller's key name (never the key),
     // the GraphQL operation, its outcome (error codes only) and the failures' reasons.
     customProps: (req: IncomingMessage) => ({ ...requestLogFields(req) }),
-    customLogLevel: (req: IncomingMessage, res: ServerResponse, error?: Error) => {
+    customLogLevel: (req: IncomingMessage & { originalUrl?: string }, res: ServerResponse, error?: Error) => {
       if (error || res.statusCode >= 500) return 'error';
       if (res.statusCode >= 400) return 'warn';
-      // A successful scrape every few seconds is not news; a refused one is.
-      return req.url === '/metrics' ? 'silent' : 'info';
+      // A successful probe or scrape every few seconds is not news; a refused one is.
+      // originalUrl: Nest's middleware layer on Fastify rewrites req.url while it runs.
+      const path = (req.originalUrl ?? req.url ?? '').split('?')[0];
+      return path === '/metrics' || path === '/health' || path === '/health/ready' ? 'silent' : 'info';
     },
   };
 }

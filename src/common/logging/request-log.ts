@@ -12,6 +12,8 @@ export interface RequestLogFields {
   outcome?: string;
   /** Internal reasons of the failures (what the codes do not tell apart). */
   reasons?: string;
+  /** A request refused outside GraphQL (the body parser) or failed by a bug: the error's name or code, never its message. */
+  errorName?: string;
 }
 
 const FIELDS = Symbol('kms:requestLogFields');

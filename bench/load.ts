@@ -1,0 +1,319 @@
+/**
+ * Tools of the load benchmarks: the service as a user runs it (a child process, its
+ * log going to a file, every worker), closed-loop HTTP load from `wrk` (a separate
+ * process, checking every answer), the CPU time the service's processes spend, and
+ * the machine's raw RSA-OAEP and argon2 rates with one thread per CPU.
+ */
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { constants, generateKeyPairSync, publicEncrypt, randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { Worker } from 'node:worker_threads';
+import { freePort } from '../test/support/free-port';
+
+const ROOT = join(__dirname, '..');
+const run = promisify(execFile);
+
+export interface LoadService {
+  child: ChildProcess;
+  port: number;
+  url: string;
+  logFile: string;
+  adminKey: string;
+  gql(query: string, variables: object, key?: string): Promise<any>;
+  /** Every process of the service but PostgreSQL: the primary and its workers. */
+  nodePids(): number[];
+  stop(): Promise<number | null>;
+}
+
+export function wrkAvailable(): boolean {
+  try {
+    execFileSync('wrk', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch (error) {
+    // wrk --version exits 1 after printing its version.
+    return (error as { status?: number }).status === 1;
+  }
+}
+
+/**
+ * `node dist`-like start of src/main.ts with no LOG_FORMAT (the default a user gets),
+ * stdout and stderr to a file as when piped to a collector, its own embedded PostgreSQL.
+ */
+export async function startLoadService(
+  env: Record<string, string>,
+  options: { nodeArgs?: string[]; workDir?: string } = {},
+): Promise<LoadService> {
+  const workDir = options.workDir ?? mkdtempSync(join(tmpdir(), 'kms-bench-'));
+  // As root the embedded PostgreSQL runs as another user, which must enter the directory.
+  chmodSync(workDir, 0o711);
+  const dataDir = join(workDir, 'data');
+  const logFile = join(workDir, 'service.log');
+  const adminKey = `bench-admin-${randomBytes(24).toString('base64url')}`;
+  const port = await freePort();
+  const output = openSync(logFile, 'a');
+  // KMS_BENCH_ROOT: another checkout of the service (say, the commit before a change), compared in the same run.
+  const { KMS_BENCH_ROOT: root = ROOT, ...serviceEnv } = env;
+  const child = spawn(
+    process.execPath,
+    ['-r', '@swc-node/register', ...(options.nodeArgs ?? []), 'src/main.ts'],
+    {
+      cwd: root,
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        DATA_DIR: dataDir,
+        EMBEDDED_PG_PORT: String(await freePort()),
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        KMS_MASTER_KEYS: `bench:${randomBytes(32).toString('base64')}`,
+        KMS_BOOTSTRAP_ADMIN_KEY: adminKey,
+        MAX_KEY_GEN_PER_DEVICE: '1000',
+        ...serviceEnv,
+      },
+      stdio: ['ignore', output, output],
+    },
+  );
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`service exited ${child.exitCode}: ${readFileSync(logFile, 'utf8').slice(-3000)}`);
+    if (existsSync(logFile) && /serving GraphQL/.test(readFileSync(logFile, 'utf8'))) break;
+    if (Date.now() > deadline) throw new Error('service did not start in 180 s');
+    await sleep(200);
+  }
+  const url = `http://127.0.0.1:${port}/graphql`;
+  const gql = async (query: string, variables: object, key?: string) => {
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
+      body: JSON.stringify({ query, variables }),
+    });
+    const body = (await response.json()) as { data?: any; errors?: any[] };
+    if (body.errors) throw new Error(JSON.stringify(body.errors));
+    return body.data;
+  };
+  return {
+    child,
+    port,
+    url,
+    logFile,
+    adminKey,
+    gql,
+    nodePids: () => processTree(child.pid!).filter((p) => !p.comm.startsWith('postgres')).map((p) => p.pid),
+    stop: async () => {
+      child.kill('SIGTERM');
+      const code = await exited;
+      if (!options.workDir) rmSync(workDir, { recursive: true, force: true });
+      return code;
+    },
+  };
+}
+
+interface ProcessInfo {
+  pid: number;
+  ppid: number;
+  comm: string;
+  /** user + system CPU, ms */
+  cpuMs: number;
+}
+
+/** The process and all its descendants, from /proc. */
+export function processTree(rootPid: number): ProcessInfo[] {
+  const all: ProcessInfo[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      const fields = stat.slice(close + 2).split(' ');
+      all.push({
+        pid: Number(entry),
+        ppid: Number(fields[1]),
+        comm: stat.slice(stat.indexOf('(') + 1, close),
+        cpuMs: (Number(fields[11]) + Number(fields[12])) * 10, // CLK_TCK = 100
+      });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const tree = new Set([rootPid]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const info of all) {
+      if (tree.has(info.pid) || !tree.has(info.ppid)) continue;
+      tree.add(info.pid);
+      grew = true;
+    }
+  }
+  return all.filter((info) => tree.has(info.pid));
+}
+
+/** CPU ms spent so far by the service's node processes and by its PostgreSQL. */
+export function serviceCpu(rootPid: number): { node: number; postgres: number } {
+  let node = 0;
+  let postgres = 0;
+  for (const info of processTree(rootPid)) {
+    if (info.comm.startsWith('postgres')) postgres += info.cpuMs;
+    else node += info.cpuMs;
+  }
+  return { node, postgres };
+}
+
+export interface LoadResult {
+  requests: number;
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** Non-200 answers, answers without the expected text, socket errors and timeouts. */
+  errors: number;
+  firstError?: string;
+  /** Service CPU per request, µs. */
+  nodeCpuUs: number;
+  postgresCpuUs: number;
+}
+
+/**
+ * `clients` connections in closed loops for `seconds`, cycling through `bodies`
+ * (POST /graphql), each answer checked for `expect`. wrk runs as its own process.
+ */
+export async function runWrk(
+  service: LoadService,
+  options: { bodies: string[]; headers: Record<string, string>; expect: string; clients: number; seconds: number; workDir: string },
+): Promise<LoadResult> {
+  const script = join(options.workDir, `load-${Date.now()}-${Math.random().toString(36).slice(2)}.lua`);
+  const headers = Object.entries({ 'Content-Type': 'application/json', ...options.headers })
+    .map(([name, value]) => `[${JSON.stringify(name)}] = ${JSON.stringify(value)}`)
+    .join(', ');
+  writeFileSync(
+    script,
+    `local bodies = { ${options.bodies.map((body) => JSON.stringify(body)).join(',\n')} }
+local requests = {}
+init = function(args)
+  for i, body in ipairs(bodies) do requests[i] = wrk.format("POST", "/graphql", { ${headers} }, body) end
+end
+local n = 0
+request = function()
+  n = n + 1
+  return requests[((n - 1) % #requests) + 1]
+end
+bad = 0
+first = ""
+response = function(status, headers, body)
+  if status ~= 200 or not body:find(${JSON.stringify(options.expect)}, 1, true) then
+    bad = bad + 1
+    if first == "" then first = status .. " " .. body:sub(1, 300) end
+  end
+end
+local threads = {}
+setup = function(thread) table.insert(threads, thread) end
+done = function(summary, latency, requests)
+  local b = 0
+  local f = ""
+  for _, thread in ipairs(threads) do
+    b = b + thread:get("bad")
+    if f == "" then f = thread:get("first") end
+  end
+  local e = summary.errors
+  io.write(string.format("RESULT bad=%d socket=%d p50=%d p99=%d n=%d us=%d\\n", b, e.connect + e.read + e.write + e.timeout, latency:percentile(50), latency:percentile(99), summary.requests, summary.duration))
+  io.write("FIRST " .. f .. "\\n")
+end
+`,
+  );
+  const before = serviceCpu(service.child.pid!);
+  const { stdout } = await run('wrk', [
+    '-t1', `-c${options.clients}`, `-d${options.seconds}s`, '--timeout', '10s', '-s', script, `http://127.0.0.1:${service.port}/graphql`,
+  ]);
+  const after = serviceCpu(service.child.pid!);
+  rmSync(script, { force: true });
+  const match = /RESULT bad=(\d+) socket=(\d+) p50=(\d+) p99=(\d+) n=(\d+) us=(\d+)/.exec(stdout);
+  if (!match) throw new Error(`unexpected wrk output: ${stdout}`);
+  const [bad, socket, p50, p99, requests, durationUs] = match.slice(1).map(Number);
+  const first = /FIRST (.*)/.exec(stdout)?.[1]?.trim();
+  return {
+    requests,
+    rps: requests / (durationUs / 1e6),
+    p50Ms: p50 / 1000,
+    p99Ms: p99 / 1000,
+    errors: bad + socket,
+    firstError: first || undefined,
+    nodeCpuUs: ((after.node - before.node) * 1000) / Math.max(1, requests),
+    postgresCpuUs: ((after.postgres - before.postgres) * 1000) / Math.max(1, requests),
+  };
+}
+
+/** Source of a worker thread running `body` (a loop) until `seconds` pass; posts how many it did. */
+function timedLoopWorker(setup: string, step: string, seconds: number): string {
+  return `
+const { parentPort, workerData } = require('node:worker_threads');
+${setup}
+const deadline = Date.now() + ${seconds * 1000};
+let done = 0;
+(async () => {
+  while (Date.now() < deadline) { ${step}; done += 1; }
+  parentPort.postMessage(done);
+})();`;
+}
+
+/**
+ * RSA-2048 OAEP-SHA256 private-key operations per second on this machine, with one
+ * worker thread per CPU (synchronous node:crypto, a parsed key), the ceiling of decryptData.
+ */
+export async function rawRsaOaepRate(seconds = 3, threads = availableParallelism()): Promise<RawRate> {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const ciphertext = publicEncrypt({ key: publicKey, oaepHash: 'sha256', padding: constants.RSA_PKCS1_OAEP_PADDING }, Buffer.from('bench secret 123456'));
+  const source = timedLoopWorker(
+    `const crypto = require('node:crypto');
+const key = crypto.createPrivateKey(workerData.pem);
+const ciphertext = Buffer.from(workerData.ciphertext, 'base64');
+const options = { key, oaepHash: 'sha256', padding: crypto.constants.RSA_PKCS1_OAEP_PADDING };`,
+    'crypto.privateDecrypt(options, ciphertext)',
+    seconds,
+  );
+  return threadsRate(source, threads, { pem, ciphertext: ciphertext.toString('base64') }, seconds);
+}
+
+/** argon2id verifications per second with one thread per CPU, at the service's default cost. */
+export async function rawArgon2Rate(
+  seconds = 3,
+  threads = availableParallelism(),
+  cost = { memoryCost: 19456, timeCost: 2, parallelism: 1 },
+): Promise<RawRate> {
+  const source = timedLoopWorker(
+    `const argon2 = require(${JSON.stringify(require.resolve('@node-rs/argon2'))});
+const cost = workerData.cost;
+const stored = argon2.hashSync('bench-passcode', { ...cost, algorithm: 2 });`,
+    `argon2.verifySync(stored, 'bench-passcode')`,
+    seconds,
+  );
+  return threadsRate(source, threads, { cost }, seconds);
+}
+
+/** Operations per second, and CPU per operation (µs, all threads): the latter barely moves when other processes compete. */
+export interface RawRate {
+  perSecond: number;
+  cpuUsPerOp: number;
+}
+
+async function threadsRate(source: string, threads: number, workerData: object, seconds: number): Promise<RawRate> {
+  const cpuBefore = process.cpuUsage();
+  const counts = await Promise.all(
+    Array.from({ length: threads }, () =>
+      new Promise<number>((resolve, reject) => {
+        const worker = new Worker(source, { eval: true, workerData });
+        worker.once('message', (count: number) => {
+          resolve(count);
+          void worker.terminate();
+        });
+        worker.once('error', reject);
+      }),
+    ),
+  );
+  const cpu = process.cpuUsage(cpuBefore);
+  const operations = counts.reduce((sum, count) => sum + count, 0);
+  return { perSecond: operations / seconds, cpuUsPerOp: (cpu.user + cpu.system) / operations };
+}

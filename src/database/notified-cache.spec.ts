@@ -1,0 +1,103 @@
+import type { DatabaseNotifications, NotificationSubscriber } from './database-notifications';
+import { NotifiedCache } from './notified-cache';
+
+/** Notifications delivered by hand; `listening` as the connection would be. */
+function fakeNotifications() {
+  const subscribers = new Map<string, NotificationSubscriber>();
+  const fake = {
+    isListening: true,
+    subscribe: (channel: string, subscriber: NotificationSubscriber) => subscribers.set(channel, subscriber),
+    notify: (channel: string, payload: string) => subscribers.get(channel)!.notify(payload),
+    reset: (channel: string) => subscribers.get(channel)!.reset(),
+  };
+  return fake;
+}
+
+describe('NotifiedCache', () => {
+  const rows = new Map<string, { id: string; version: number }>();
+  let loads = 0;
+  const load = (id: string) => async () => {
+    loads += 1;
+    const row = rows.get(id);
+    return row ? { ...row } : null;
+  };
+  beforeEach(() => {
+    rows.clear();
+    loads = 0;
+  });
+
+  const make = (maxAgeMs = 60_000, notifications = fakeNotifications()) => ({
+    notifications,
+    cache: new NotifiedCache<{ id: string; version: number }>(notifications as unknown as DatabaseNotifications, {
+      channel: 'kms_test',
+      max: 100,
+      maxAgeMs,
+    }),
+  });
+
+  it('serves a row from memory until a notification names it', async () => {
+    const { cache, notifications } = make();
+    rows.set('a', { id: 'a', version: 1 });
+    expect(await cache.get('a', load('a'))).toEqual({ id: 'a', version: 1 });
+    rows.set('a', { id: 'a', version: 2 });
+    expect(await cache.get('a', load('a'))).toEqual({ id: 'a', version: 1 });
+    expect(loads).toBe(1);
+    notifications.notify('kms_test', 'a');
+    expect(await cache.get('a', load('a'))).toEqual({ id: 'a', version: 2 });
+  });
+
+  it('never caches an absent row', async () => {
+    const { cache } = make();
+    expect(await cache.get('b', load('b'))).toBeNull();
+    rows.set('b', { id: 'b', version: 1 });
+    expect(await cache.get('b', load('b'))).toEqual({ id: 'b', version: 1 });
+  });
+
+  it('keeps nothing read while an invalidation came in (a row read just before a change)', async () => {
+    const { cache, notifications } = make();
+    rows.set('a', { id: 'a', version: 1 });
+    let release!: () => void;
+    const slow = async () => {
+      const row = { ...rows.get('a')! };
+      await new Promise<void>((resolve) => (release = resolve));
+      return row;
+    };
+    const pending = cache.get('a', slow);
+    rows.set('a', { id: 'a', version: 2 });
+    notifications.notify('kms_test', 'a');
+    release();
+    expect(await pending).toEqual({ id: 'a', version: 1 }); // the caller gets what it read ...
+    expect(await cache.get('a', load('a'))).toEqual({ id: 'a', version: 2 }); // ... the cache does not keep it
+  });
+
+  it('bypasses and empties itself while the notification connection is down, and empties again when it is back', async () => {
+    const { cache, notifications } = make();
+    rows.set('a', { id: 'a', version: 1 });
+    await cache.get('a', load('a'));
+    notifications.isListening = false;
+    notifications.reset('kms_test');
+    rows.set('a', { id: 'a', version: 2 });
+    expect(await cache.get('a', load('a'))).toEqual({ id: 'a', version: 2 });
+    rows.set('a', { id: 'a', version: 3 });
+    expect(await cache.get('a', load('a'))).toEqual({ id: 'a', version: 3 }); // nothing kept meanwhile
+    notifications.isListening = true;
+    notifications.reset('kms_test');
+    expect(await cache.get('a', load('a'))).toEqual({ id: 'a', version: 3 });
+    expect(loads).toBe(4);
+  });
+
+  it('expires entries after maxAgeMs, and with 0 reads through every time', async () => {
+    const { cache } = make(300);
+    rows.set('a', { id: 'a', version: 1 });
+    await cache.get('a', load('a'));
+    rows.set('a', { id: 'a', version: 2 });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await cache.get('a', load('a'))).toEqual({ id: 'a', version: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await cache.get('a', load('a'))).toEqual({ id: 'a', version: 2 });
+    const off = make(0).cache;
+    await off.get('a', load('a'));
+    await off.get('a', load('a'));
+    expect(loads).toBe(4);
+  });
+});
