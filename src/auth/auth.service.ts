@@ -2,9 +2,10 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Clock } from '../common';
 import { APP_CONFIG, type AppConfig } from '../config';
 import { ciphertextFingerprint, EncryptionService } from '../encryption';
-import { Measured } from '../telemetry';
+import { Measured, tagOperation } from '../telemetry';
 import { AttemptCounter, FRESH_COUNTER, LockoutPolicy, remainingAttempts, reserveAttempt } from './attempts';
 import { authErrors } from './auth.errors';
+import { CHECK_REFUSALS } from './check-outcomes';
 import type { CredentialKind } from './credential-kind';
 import { weakCredential } from './credential-policy';
 import { ConsumedRecord, CredentialsRepository } from './credentials.repository';
@@ -157,10 +158,13 @@ export class AuthService {
       ? await this.hasher.verify(hash, secret, ownerOf(kind, userId))
       : await this.hasher.verifyAgainstNothing(secret);
     if (!valid && reservation.counter.lockedUntil) {
+      tagOperation({ refusal: CHECK_REFUSALS.lockedOut });
       this.logger.warn(
         { userId, credential: kind.label, lockedUntil: reservation.counter.lockedUntil },
         'credential locked after too many failed attempts',
       );
+    } else if (!valid) {
+      tagOperation({ refusal: CHECK_REFUSALS.invalid });
     }
     return { valid, hash, counter: reservation.counter };
   }

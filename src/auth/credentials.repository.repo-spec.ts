@@ -72,6 +72,58 @@ describe('CredentialsRepository', () => {
       expect(await db.prisma.userCredential.count({ where: { userId: 'nobody' } })).toBe(1);
     });
 
+    it('locks the row it counts on even when a purge deletes it in between (insert-or-lock in one statement)', async () => {
+      await db.prisma.userCredential.create({ data: { userId: 'ghost', passcodeFailedAttempts: 2, createdAt: NOW, updatedAt: NOW } });
+      const purger = new PrismaService(db.config);
+      try {
+        // The purge runs right after our first statement; with an insert followed by a
+        // SELECT ... FOR UPDATE it landed between the two and left nothing to lock.
+        const purgeAfterFirstStatement = (tx: Parameters<typeof credentials.lockAttemptState>[0]) => {
+          let purged: Promise<unknown> | undefined;
+          const after = async <T>(statement: Promise<T>) => {
+            const result = await statement;
+            purged ??= purger.userCredential.deleteMany({ where: { userId: 'ghost' } });
+            // A purge that has to wait for our row lock is what we want: give up waiting on it.
+            await Promise.race([purged, new Promise((resolve) => setTimeout(resolve, 500))]);
+            return result;
+          };
+          return new Proxy(tx, {
+            get: (target, name) => {
+              const value = Reflect.get(target, name) as unknown;
+              if (name !== '$executeRaw' && name !== '$queryRaw') return value;
+              return (...args: unknown[]) => after((value as (...a: unknown[]) => Promise<unknown>).apply(target, args));
+            },
+          });
+        };
+        const state = await db.prisma.$transaction((tx) =>
+          credentials.lockAttemptState(purgeAfterFirstStatement(tx), PASSCODE, 'ghost', NOW),
+        );
+        expect(state).toEqual({ hash: null, failedAttempts: 2, lockedUntil: null });
+      } finally {
+        await purger.$disconnect();
+      }
+    });
+
+    it('purges, by batch, rows with no hash that nobody tried since the quiet time and no lock holds', async () => {
+      const minutesAgo = (minutes: number) => new Date(NOW.getTime() - minutes * 60_000);
+      const quietSince = minutesAgo(15);
+      const rows = [
+        { userId: 'quiet-1', updatedAt: minutesAgo(60) },
+        { userId: 'quiet-2', updatedAt: minutesAgo(16) },
+        { userId: 'recent', updatedAt: minutesAgo(5) },
+        { userId: 'locked', updatedAt: minutesAgo(60), pinLockedUntil: new Date(NOW.getTime() + 60_000) },
+        { userId: 'lock-over', updatedAt: minutesAgo(60), passcodeLockedUntil: minutesAgo(30) },
+        { userId: 'has-passcode', updatedAt: minutesAgo(60), passcodeHash: 'h' },
+        { userId: 'has-pin', updatedAt: minutesAgo(60), pinHash: 'p' },
+      ];
+      await db.prisma.userCredential.createMany({ data: rows.map((row) => ({ createdAt: minutesAgo(90), ...row })) });
+      const first = await credentials.purgePlaceholders(NOW, quietSince, null, 2);
+      const second = await credentials.purgePlaceholders(NOW, quietSince, first.cursor, 2);
+      expect([first.changed, second.changed]).toEqual([2, 1]);
+      const left = await db.prisma.userCredential.findMany({ orderBy: { userId: 'asc' } });
+      expect(left.map((row) => row.userId)).toEqual(['has-passcode', 'has-pin', 'locked', 'recent']);
+    });
+
     it('stores a first hash per kind, never overwrites one, and keeps the kinds apart', async () => {
       const insert = (kind: typeof PASSCODE, hash: string) =>
         db.prisma.$transaction((tx) => credentials.insertHashIfAbsent(tx, kind, 'u', hash, NOW));

@@ -50,13 +50,31 @@ export class CredentialsRepository {
    */
   async lockAttemptState(db: Db, kind: CredentialKind, userId: string, now: Date): Promise<StoredAttemptState> {
     const { hash, failedAttempts, lockedUntil } = columns(kind);
-    await db.$executeRaw`
-      INSERT INTO "UserCredential" ("userId", "createdAt", "updatedAt") VALUES (${userId}, ${now}, ${now})
-      ON CONFLICT ("userId") DO NOTHING`;
+    // One statement that inserts or locks: with an insert then a SELECT ... FOR UPDATE,
+    // a placeholder purged in between left no row to lock.
     const rows = await db.$queryRaw<StoredAttemptState[]>`
-      SELECT ${hash} AS "hash", ${failedAttempts} AS "failedAttempts", ${lockedUntil} AS "lockedUntil"
-      FROM "UserCredential" WHERE "userId" = ${userId} FOR UPDATE`;
+      INSERT INTO "UserCredential" ("userId", "createdAt", "updatedAt") VALUES (${userId}, ${now}, ${now})
+      ON CONFLICT ("userId") DO UPDATE SET "userId" = EXCLUDED."userId"
+      RETURNING ${hash} AS "hash", ${failedAttempts} AS "failedAttempts", ${lockedUntil} AS "lockedUntil"`;
     return rows[0];
+  }
+
+  /**
+   * Deletes, by batch, rows with neither hash (made only to count an unknown user's
+   * attempts) that nobody has tried after `quietSince` and that no lock holds at
+   * `now`. An attempt moves `updatedAt` past `quietSince`, so a row that changes
+   * meanwhile stops matching, as the batch walk needs.
+   */
+  purgePlaceholders(now: Date, quietSince: Date, after: Date | null, limit: number): Promise<Batch<Date>> {
+    return deleteInsertOnlyBatch(
+      this.prisma,
+      'UserCredential',
+      'updatedAt',
+      Prisma.sql`"passcodeHash" IS NULL AND "pinHash" IS NULL AND "updatedAt" <= ${quietSince}
+        AND COALESCE("passcodeLockedUntil", '-infinity') <= ${now} AND COALESCE("pinLockedUntil", '-infinity') <= ${now}`,
+      after,
+      limit,
+    );
   }
 
   async saveAttempts(

@@ -6,4 +6,5 @@
  */
 export { AuthMaintenance } from './auth-maintenance';
 export { AuthModule } from './auth.module';
+export { CHECK_REFUSALS, CheckOutcome, checkOutcomeOf, CHECKING_OPERATIONS } from './check-outcomes';
 export { repepperCredentials, RepepperCounts } from './credential-repepper';

@@ -5,7 +5,7 @@ import { Clock } from '../common';
 import { APP_CONFIG, type AppConfig } from '../config';
 import { AdvisoryLock, Batch, Exclusive } from '../database';
 import { KeyMaintenance } from '../keys';
-import { MetricEventsRepository } from '../telemetry';
+import { JobReports, Measured, MetricEventsRepository } from '../telemetry';
 import { noCounts, RotationCounts, RotationReport } from './rotation-report';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -15,8 +15,9 @@ type Step = [keyof RotationCounts, (limit: number) => Promise<number>];
 
 /**
  * The daily lifecycle job (docs/contract.md, key lifecycle): deprecate expired keys, delete keys
- * past retention, delete old metrics, purge spent single-use records and old
- * rate-limit ledger rows. One runner across all instances (advisory lock); each
+ * past retention, delete old metrics, purge spent single-use records, old
+ * rate-limit ledger rows and the attempt counters of unknown users (placeholder
+ * credential rows) quiet for a lock-out window. One runner across all instances (advisory lock); each
  * step is a batch statement of the module that owns the table, walked until a
  * batch comes back short; safe to interrupt and rerun.
  */
@@ -33,6 +34,7 @@ export class KeyRotationService implements BeforeApplicationShutdown {
     private readonly metricEvents: MetricEventsRepository,
     private readonly lock: AdvisoryLock,
     private readonly clock: Clock,
+    private readonly reports: JobReports,
   ) {}
 
   async run(trigger: 'schedule' | 'operator' = 'operator'): Promise<RotationReport> {
@@ -49,7 +51,7 @@ export class KeyRotationService implements BeforeApplicationShutdown {
     let outcome: Exclusive<boolean>;
     try {
       outcome = await this.lock.tryRunExclusive(KEY_ROTATION_LOCK, () => {
-        const run = this.runSteps(this.steps(now), counts);
+        const run = this.runJob(now, counts);
         this.running = run;
         return run;
       });
@@ -69,6 +71,14 @@ export class KeyRotationService implements BeforeApplicationShutdown {
     return done;
   }
 
+  /** One run that holds the lock, measured as the operation `dailyJob` (a skipped run is not one). */
+  @Measured('dailyJob')
+  async runJob(now: Date, counts: RotationCounts): Promise<boolean> {
+    const completed = await this.runSteps(this.steps(now), counts);
+    this.reports.report({ job: 'dailyJob', rows: { ...counts }, completed, finishedAt: this.clock.now() });
+    return completed;
+  }
+
   /** Lets a run in progress finish its batch, then stop, before the database closes. */
   async beforeApplicationShutdown() {
     this.stopping = true;
@@ -84,6 +94,7 @@ export class KeyRotationService implements BeforeApplicationShutdown {
       ['deletedMetrics', walk<Date>((after, limit) => metricEvents.deleteBefore(metricCutoff, after, limit))],
       ['purgedConsumedCiphertexts', walk<Date>((after, limit) => auth.purgeSpentCiphertexts(now, after, limit))],
       ['purgedKeyGenerations', walk<Date>((after, limit) => keys.purgeKeyGenerations(now, after, limit))],
+      ['purgedPlaceholderCredentials', walk<Date>((after, limit) => auth.purgePlaceholderCredentials(now, after, limit))],
     ];
   }
 

@@ -5,6 +5,8 @@ export interface RotationCounts {
   deletedMetrics: number;
   purgedConsumedCiphertexts: number;
   purgedKeyGenerations: number;
+  /** Rows of unknown users (no passcode, no PIN) whose attempts are past a lock-out window. */
+  purgedPlaceholderCredentials: number;
 }
 
 export interface RotationReport extends RotationCounts {
@@ -23,4 +25,5 @@ export const noCounts = (): RotationCounts => ({
   deletedMetrics: 0,
   purgedConsumedCiphertexts: 0,
   purgedKeyGenerations: 0,
+  purgedPlaceholderCredentials: 0,
 });

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { Clock } from '../common';
+import { CHECK_REFUSALS, checkOutcomeOf, CHECKING_OPERATIONS } from '../auth';
+import { Clock, ErrorCode } from '../common';
 import { APP_CONFIG, type AppConfig } from '../config';
 import { rate, round, toNumber } from '../database';
 import { KeysService } from '../keys';
@@ -12,6 +13,7 @@ import {
   ProblemKeyRow,
 } from '../telemetry';
 import {
+  CredentialChecks,
   DeviceMetrics,
   EncryptionMetricsSummary,
   OperationMetrics,
@@ -21,6 +23,8 @@ import {
 } from './models/encryption-metrics-summary.model';
 
 const HOUR_MS = 60 * 60 * 1000;
+/** A user's wrong or locked secret: not a failure of the device key it was encrypted with. */
+const NOT_KEY_FAILURES = [CHECK_REFUSALS.invalid.code, CHECK_REFUSALS.lockedOut.code, ErrorCode.CREDENTIAL_LOCKED];
 const KEY_GENERATION: OperationName = 'generate';
 /** Length of the capped lists (busiest devices, rate-limited devices, problem keys). */
 export const SUMMARY_LIST_LIMIT = 10;
@@ -48,6 +52,7 @@ export class MetricsSummaryService {
           window,
           { minFailures: problemKeyMinFailures, minRate: problemKeyFailureRate },
           SUMMARY_LIST_LIMIT,
+          NOT_KEY_FAILURES,
         ),
       })),
       this.keys.countByState(),
@@ -65,6 +70,7 @@ export class MetricsSummaryService {
         failureRate: rate(keyGeneration.failures, keyGeneration.total),
       },
       devices: toDevices(deviceRow),
+      credentialChecks: toCredentialChecks(operations),
       problematicKeys: toProblemKeys(problemRows, problemKeyMinFailures, problemKeyFailureRate),
       keys,
     };
@@ -86,6 +92,22 @@ function toOperations(rows: OperationRow[], failures: FailureRow[]): OperationMe
       failuresByReason: byReason(failures.filter((failure) => failure.operation === row.operation)),
     };
   });
+}
+
+/** From each checking operation's successes and failure reasons. */
+function toCredentialChecks(operations: OperationMetrics[]): CredentialChecks[] {
+  return operations
+    .filter((entry) => CHECKING_OPERATIONS.includes(entry.operation as OperationName))
+    .map((entry) => {
+      const checks: CredentialChecks = { operation: entry.operation, valid: entry.successes, invalid: 0, locked: 0, lockouts: 0 };
+      for (const { reason, count } of entry.failuresByReason) {
+        const outcome = checkOutcomeOf('failure', reason);
+        if (outcome === 'invalid') checks.invalid += count;
+        if (outcome === 'locked') checks.locked += count;
+        if (reason === CHECK_REFUSALS.lockedOut.code) checks.lockouts += count;
+      }
+      return checks;
+    });
 }
 
 function totalsOf(operations: OperationTotals[]): OperationTotals {

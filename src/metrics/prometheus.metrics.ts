@@ -2,9 +2,10 @@ import cluster from 'node:cluster';
 import { Injectable, Logger } from '@nestjs/common';
 import { performance } from 'node:perf_hooks';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { CHECK_REFUSALS, checkOutcomeOf, CHECKING_OPERATIONS } from '../auth';
 import { clusterMetricsSource, ErrorCode } from '../common';
 import { KeyCountsByState, KeysService } from '../keys';
-import { MetricEvent, MetricsRecorder, OperationName } from '../telemetry';
+import { JobReport, JobReports, MetricEvent, MetricsRecorder, OperationName } from '../telemetry';
 
 const KEY_GENERATION: OperationName = 'generate';
 
@@ -60,14 +61,44 @@ export class PrometheusMetrics {
     registers: [this.registry],
   });
 
+  private readonly credentialChecks = new Counter({
+    name: 'kms_credential_checks_total',
+    help: 'Counted checks of a stored passcode or PIN by outcome (valid | invalid | locked).',
+    labelNames: ['operation', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly lockouts = new Counter({
+    name: 'kms_credential_lockouts_total',
+    help: 'Wrong passcodes or PINs that locked their credential.',
+    labelNames: ['operation'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly dailyJobRows = new Counter({
+    name: 'kms_daily_job_rows_total',
+    help: 'Rows the daily job changed, by step (its duration and failures: kms_operation_*{operation="dailyJob"}).',
+    labelNames: ['step'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly dailyJobCompleted = new Gauge({
+    name: 'kms_daily_job_last_completed_seconds',
+    help: 'Unix time at which the daily job last finished every step (alert when it grows old).',
+    registers: [this.registry],
+    aggregator: 'max',
+  });
+
   constructor(
     private readonly recorder: MetricsRecorder,
     private readonly keys: KeysService,
+    reports: JobReports,
   ) {
     collectDefaultMetrics({ register: this.registry });
     this.registerRecorderGauges();
     this.registerKeyStates();
     recorder.onEvent((event) => this.observe(event));
+    reports.onReport((report) => this.observeJob(report));
   }
 
   /** The text exposition format: every worker's metrics, then the instance's. */
@@ -80,11 +111,23 @@ export class PrometheusMetrics {
     const labels = { operation: event.operation, outcome: event.status };
     this.operations.inc(labels);
     this.durations.observe(labels, event.duration / 1000);
+    if (CHECKING_OPERATIONS.includes(event.operation)) this.observeCheck(event);
     if (event.status !== 'failure') return;
     this.failures.inc({ operation: event.operation, reason: event.errorReason ?? 'UNKNOWN' });
     if (event.operation === KEY_GENERATION && event.errorReason === ErrorCode.RATE_LIMITED) {
       this.rateLimited.inc();
     }
+  }
+
+  private observeJob(report: JobReport) {
+    for (const [step, rows] of Object.entries(report.rows)) this.dailyJobRows.inc({ step }, rows);
+    if (report.completed) this.dailyJobCompleted.set(report.finishedAt.getTime() / 1000);
+  }
+
+  private observeCheck(event: MetricEvent) {
+    const outcome = checkOutcomeOf(event.status, event.errorReason);
+    if (outcome) this.credentialChecks.inc({ operation: event.operation, outcome });
+    if (event.errorReason === CHECK_REFUSALS.lockedOut.code) this.lockouts.inc({ operation: event.operation });
   }
 
   private registerRecorderGauges() {

@@ -4,8 +4,9 @@
  * EncryptionMetric table it writes (its retention and its reads for the report).
  * Imports no feature.
  */
+export { JobReport, JobReports } from './job-reports';
 export { Measured, tagOperation } from './measured';
-export { MetricEvent, MetricStatus, MetricTags } from './metric-event';
+export { MetricEvent, MetricRefusal, MetricStatus, MetricTags } from './metric-event';
 export {
   DeviceRow,
   FailureRow,

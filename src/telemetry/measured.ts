@@ -43,4 +43,5 @@ export function tagOperation(tags: MetricTags) {
   if (!current) return;
   if (tags.keyId !== undefined) current.keyId = tags.keyId;
   if (tags.deviceId !== undefined) current.deviceId = tags.deviceId;
+  if (tags.refusal !== undefined) current.refusal = tags.refusal;
 }

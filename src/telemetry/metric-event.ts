@@ -21,4 +21,15 @@ export interface MetricEvent {
 export interface MetricTags {
   keyId?: string | null;
   deviceId?: string | null;
+  /**
+   * An answer that is not an error on the wire but a refusal operators must see (a
+   * wrong passcode): the operation returns normally and its row is a failure with
+   * this code and reason. Codes here are metric-only (docs: README, Metrics).
+   */
+  refusal?: MetricRefusal;
+}
+
+export interface MetricRefusal {
+  code: string;
+  reason: string;
 }

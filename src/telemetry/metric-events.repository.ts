@@ -182,17 +182,21 @@ export class MetricsReads {
    * `minRate` in the window (numeric comparison: 3 of 10 passes 0.3), most failures
    * first, with how many keys passed in all. Candidates (enough failures) come from
    * the failures index; only their rows are counted (a hash join on the window).
+   * Failures with a reason in `notKeyFailures` (a user's wrong passcode) say nothing
+   * about the key and are not counted as its failures.
    */
   problemKeys(
     { from, to }: MetricWindow,
     thresholds: { minFailures: number; minRate: number },
     limit: number,
+    notKeyFailures: readonly string[] = [],
   ): Promise<ProblemKeyRow[]> {
     return this.db.$queryRaw<ProblemKeyRow[]>`
       WITH candidates AS (
         SELECT "keyId", count(*) AS failures
           FROM "EncryptionMetric"
          WHERE "status" = 'failure' AND "timestamp" BETWEEN ${from} AND ${to} AND "keyId" IS NOT NULL
+           AND "errorReason" <> ALL(${notKeyFailures}::text[])
          GROUP BY "keyId"
         HAVING count(*) >= ${thresholds.minFailures}
       ), rated AS (

@@ -193,6 +193,21 @@ describe('MetricsRecorder', () => {
     ]);
   });
 
+  it('records an operation that returns after tagging a refusal as a failure with that code and reason', async () => {
+    const { recorder, repository } = recorderWith();
+    const answer = await recorder.measure('verifyPasscode', { keyId: 'k1' }, async () => {
+      tagOperation({ refusal: { code: 'CREDENTIAL_INVALID', reason: 'credential-invalid' } });
+      return { valid: false };
+    });
+    await recorder.measure('verifyPasscode', { keyId: 'k1' }, async () => ({ valid: true }));
+    await recorder.flush();
+    expect(answer).toEqual({ valid: false });
+    expect(repository.written.map(({ status, errorReason, errorDetail }) => ({ status, errorReason, errorDetail }))).toEqual([
+      { status: 'failure', errorReason: 'CREDENTIAL_INVALID', errorDetail: 'credential-invalid' },
+      { status: 'success', errorReason: null, errorDetail: null },
+    ]);
+  });
+
   it('gives nested operations tag scopes of their own: the inner tags do not reach the outer row', async () => {
     const { recorder, repository } = recorderWith();
     await recorder.measure('rotate', { deviceId: 'd1' }, async () => {

@@ -122,7 +122,8 @@ export class MetricsRecorder implements OnModuleInit, BeforeApplicationShutdown,
   /**
    * Runs `work` as one operation (its own tag scope, see tagOperation), then records
    * one success or failure row with its duration. A failure's reason is the error
-   * code, its detail the error's internal reason; never the message.
+   * code, its detail the error's internal reason; never the message. An operation
+   * that returns but was tagged with a refusal (tagOperation) is a failure too.
    */
   async measure<T>(operation: OperationName, tags: MetricTags, work: () => Promise<T>): Promise<T> {
     const started = performance.now();
@@ -140,7 +141,8 @@ export class MetricsRecorder implements OnModuleInit, BeforeApplicationShutdown,
       });
     try {
       const result = await inOperationScope(tags, work);
-      finish('success');
+      if (tags.refusal) finish('failure', tags.refusal);
+      else finish('success');
       return result;
     } catch (error) {
       finish('failure', describeFailure(error));

@@ -14,6 +14,7 @@ export const OPERATIONS = [
   'setTransactionPin',
   'verifyTransactionPin',
   'changeTransactionPin',
+  'dailyJob',
 ] as const;
 
 export type OperationName = (typeof OPERATIONS)[number];

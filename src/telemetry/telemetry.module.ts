@@ -1,5 +1,6 @@
 import { Global, Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
+import { JobReports } from './job-reports';
 import { MeasuredOperations } from './measured-operations';
 import { MetricEventsRepository } from './metric-events.repository';
 import { MetricsRecorder } from './metrics.recorder';
@@ -8,7 +9,7 @@ import { MetricsRecorder } from './metrics.recorder';
 @Global()
 @Module({
   imports: [DiscoveryModule],
-  providers: [MetricEventsRepository, MetricsRecorder, MeasuredOperations],
-  exports: [MetricEventsRepository, MetricsRecorder],
+  providers: [MetricEventsRepository, MetricsRecorder, MeasuredOperations, JobReports],
+  exports: [MetricEventsRepository, MetricsRecorder, JobReports],
 })
 export class TelemetryModule {}

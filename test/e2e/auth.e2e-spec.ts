@@ -381,7 +381,8 @@ describe('auth: passcode and transaction PIN', () => {
         { operation: 'verifyPasscode', status: 'success', errorReason: null, device: deviceId },
         { operation: 'changePasscode', status: 'success', errorReason: null, device: deviceId },
         { operation: 'setTransactionPin', status: 'success', errorReason: null, device: deviceId },
-        { operation: 'verifyTransactionPin', status: 'success', errorReason: null, device: deviceId },
+        // A wrong PIN answers valid: false, and is measured as a refused check.
+        { operation: 'verifyTransactionPin', status: 'failure', errorReason: 'CREDENTIAL_INVALID', device: deviceId },
         { operation: 'changeTransactionPin', status: 'failure', errorReason: 'WEAK_CREDENTIAL', device: deviceId },
       ]);
     });

@@ -28,6 +28,7 @@ const ROWS: LifecycleRows = {
   recentMetrics: 10,
   consumedCiphertexts: 60,
   keyGenerations: 60,
+  credentials: 100,
 };
 const ENV = { KEY_ROTATION_BATCH_SIZE: '10' };
 

@@ -1,6 +1,6 @@
 import { Client } from 'pg';
 import { KeyMaintenance } from '../../src/keys';
-import { MetricEventsRepository } from '../../src/telemetry';
+import { MetricEventsRepository, MetricsRecorder } from '../../src/telemetry';
 import { encryptWithWebCrypto } from '../support/clients';
 import { RUN_KEY_ROTATION, runJob, seed } from '../support/key-rotation';
 import { decrypt, encrypt, ENCRYPTION_KEY, errorCode, generateKey, newDeviceId } from '../support/operations';
@@ -14,6 +14,7 @@ const NO_COUNTS = {
   deletedMetrics: 0,
   purgedConsumedCiphertexts: 0,
   purgedKeyGenerations: 0,
+  purgedPlaceholderCredentials: 0,
 };
 /** Generating a key also leaves a rate-limit ledger row, which the job purges a day later. */
 const NO_KEY_CHANGES = { deprecatedKeys: 0, deletedKeys: 0 };
@@ -119,10 +120,56 @@ describe('daily job: metrics and single-use records, to the millisecond', () => 
         purgedKeyGenerations: 2,
       });
       const times = (rows: any[], field: string) => rows.map((r) => r[field].getTime() - now);
-      expect(times(await t.prisma.encryptionMetric.findMany(), 'timestamp').sort((a, b) => a - b)).toEqual([-2 * DAY_MS, -2 * DAY_MS + 1]);
+      const notTheJob = { where: { operation: { not: 'dailyJob' } } };
+      expect(times(await t.prisma.encryptionMetric.findMany(notTheJob), 'timestamp').sort((a, b) => a - b)).toEqual([-2 * DAY_MS, -2 * DAY_MS + 1]);
       expect(times(await t.prisma.consumedCiphertext.findMany(), 'expiresAt')).toEqual([1]);
       // The rate limit counts createdAt > window start: what is purged no longer counted.
       expect(times(await t.prisma.keyGeneration.findMany(), 'createdAt')).toEqual([-3 * HOUR_MS + 1]);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe('daily job: unknown users and its own measurement', () => {
+  it('purges placeholder credential rows quiet for AUTH_LOCKOUT_MINUTES, and records its run as dailyJob', async () => {
+    const t = await startTestApp({ env: { AUTH_LOCKOUT_MINUTES: '15' } });
+    try {
+      const now = t.clock.now().getTime();
+      const minutesAgo = (minutes: number) => new Date(now - minutes * 60_000);
+      await t.prisma.userCredential.createMany({
+        data: [
+          { userId: 'quiet', passcodeFailedAttempts: 3, updatedAt: minutesAgo(15) },
+          { userId: 'just-tried', passcodeFailedAttempts: 1, updatedAt: new Date(now - 15 * 60_000 + 1) },
+          { userId: 'still-locked', pinFailedAttempts: 5, pinLockedUntil: new Date(now + 1), updatedAt: minutesAgo(60) },
+          { userId: 'real-user', passcodeHash: 'stored', updatedAt: minutesAgo(60 * 24 * 30) },
+        ].map((row) => ({ createdAt: minutesAgo(60 * 24 * 31), ...row })),
+      });
+      expect(await runJob(t)).toMatchObject({ ...NO_COUNTS, purgedPlaceholderCredentials: 1 });
+      const left = await t.prisma.userCredential.findMany({ orderBy: { userId: 'asc' } });
+      expect(left.map((row) => row.userId)).toEqual(['just-tried', 'real-user', 'still-locked']);
+
+      await t.app.get(MetricsRecorder).flush();
+      const runs = await t.prisma.encryptionMetric.findMany({ where: { operation: 'dailyJob' } });
+      expect(runs).toEqual([expect.objectContaining({ status: 'success', duration: expect.any(Number) })]);
+      const scrape = await (await fetch(`${t.baseUrl}/metrics`, { headers: t.as('ops') })).text();
+      expect(scrape).toContain('kms_daily_job_rows_total{step="purgedPlaceholderCredentials"} 1');
+      expect(scrape).toMatch(/kms_daily_job_last_completed_seconds \d+/);
+      expect(scrape).toContain('kms_operations_total{operation="dailyJob",outcome="success"} 1');
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('records a failed run as a dailyJob failure', async () => {
+    const t = await startTestApp();
+    try {
+      const maintenance = t.app.get(KeyMaintenance);
+      maintenance.deprecateExpiredKeys = () => Promise.reject(new Error('disk on fire'));
+      await expect(runJob(t)).rejects.toThrow('disk on fire');
+      await t.app.get(MetricsRecorder).flush();
+      const runs = await t.prisma.encryptionMetric.findMany({ where: { operation: 'dailyJob' } });
+      expect(runs).toEqual([expect.objectContaining({ status: 'failure', errorReason: 'INTERNAL' })]);
     } finally {
       await t.close();
     }
@@ -145,7 +192,7 @@ describe('daily job: batches', () => {
     expect(await runJob(t)).toMatchObject({ deprecatedKeys: 30, deletedMetrics: 45 });
     expect(deprecate.mock.calls.map(([, , limit]) => limit)).toEqual([10, 10, 10, 10]);
     expect(deleteMetrics).toHaveBeenCalledTimes(5);
-    expect(await t.prisma.encryptionMetric.count()).toBe(5);
+    expect(await t.prisma.encryptionMetric.count({ where: { operation: { not: 'dailyJob' } } })).toBe(5);
     expect(await t.prisma.clientEncryptionKey.count({ where: { deprecated: false } })).toBe(0);
   });
 

@@ -45,11 +45,16 @@ const ROWS: Row[] = [
   failed('decrypt', 'KEY_REVOKED', 4, { keyId: 'k2', deviceId: 'd1' }),
   // verifyPasscode, d4: k3 3/10 failures (exactly the 0.3 threshold), k4 2/10, k5 3/11.
   ...times(7, ok('verifyPasscode', 7, { keyId: 'k3', deviceId: 'd4' })),
-  ...times(3, failed('verifyPasscode', 'CREDENTIAL_LOCKED', 7, { keyId: 'k3', deviceId: 'd4' })),
+  ...times(3, failed('verifyPasscode', 'DECRYPTION_FAILED', 7, { keyId: 'k3', deviceId: 'd4' })),
   ...times(8, ok('verifyPasscode', 7, { keyId: 'k4', deviceId: 'd4' })),
-  ...times(2, failed('verifyPasscode', 'CREDENTIAL_LOCKED', 7, { keyId: 'k4', deviceId: 'd4' })),
+  ...times(2, failed('verifyPasscode', 'DECRYPTION_FAILED', 7, { keyId: 'k4', deviceId: 'd4' })),
   ...times(8, ok('verifyPasscode', 7, { keyId: 'k5', deviceId: 'd4' })),
-  ...times(3, failed('verifyPasscode', 'CREDENTIAL_LOCKED', 7, { keyId: 'k5', deviceId: 'd4' })),
+  ...times(3, failed('verifyPasscode', 'DECRYPTION_FAILED', 7, { keyId: 'k5', deviceId: 'd4' })),
+  // verifyPasscode, k6/d5: a user guessing (wrong, wrong and locked, then refused while
+  // locked): checks by outcome, and no failure of the key (k6 is no problem key).
+  failed('verifyPasscode', 'CREDENTIAL_INVALID', 7, { keyId: 'k6', deviceId: 'd5' }),
+  failed('verifyPasscode', 'CREDENTIAL_LOCKED_OUT', 7, { keyId: 'k6', deviceId: 'd5' }),
+  ...times(2, failed('verifyPasscode', 'CREDENTIAL_LOCKED', 7, { keyId: 'k6', deviceId: 'd5' })),
   // generate: d2 two keys then three refusals, d3 one refusal.
   ok('generate', 150, { keyId: 'g1', deviceId: 'd2' }),
   ok('generate', 160, { keyId: 'g2', deviceId: 'd2' }),
@@ -77,7 +82,7 @@ const operation = (name: string, counts: number[], failuresByReason: [string, nu
 
 const EXPECTED = {
   window: { from: FROM.toISOString(), to: NOW.toISOString(), hours: 24 },
-  totals: { total: 47, successes: 30, failures: 17, successRate: 0.6383 },
+  totals: { total: 51, successes: 30, failures: 21, successRate: 0.5882 },
   operations: [
     operation('changePasscode', [1, 0, 1, 0], [['BAD_USER_INPUT', 1]], { avg: 9, p50: 9, p95: 9, p99: 9, max: 9 }),
     operation('decrypt', [4, 1, 3, 0.25], [['DECRYPTION_FAILED', 2], ['KEY_REVOKED', 1]], {
@@ -88,23 +93,31 @@ const EXPECTED = {
     operation('generate', [6, 2, 4, 0.3333], [['RATE_LIMITED', 4]], {
       avg: 53.33, p50: 3.5, p95: 157.5, p99: 159.5, max: 160,
     }),
-    operation('verifyPasscode', [31, 23, 8, 0.7419], [['CREDENTIAL_LOCKED', 8]], { avg: 7, p50: 7, p95: 7, p99: 7, max: 7 }),
+    operation(
+      'verifyPasscode',
+      [35, 23, 12, 0.6571],
+      [['DECRYPTION_FAILED', 8], ['CREDENTIAL_LOCKED', 2], ['CREDENTIAL_INVALID', 1], ['CREDENTIAL_LOCKED_OUT', 1]],
+      { avg: 7, p50: 7, p95: 7, p99: 7, max: 7 },
+    ),
   ],
   failuresByReason: [
-    { reason: 'CREDENTIAL_LOCKED', count: 8 },
+    { reason: 'DECRYPTION_FAILED', count: 10 },
     { reason: 'RATE_LIMITED', count: 4 },
-    { reason: 'DECRYPTION_FAILED', count: 2 },
+    { reason: 'CREDENTIAL_LOCKED', count: 2 },
     { reason: 'BAD_USER_INPUT', count: 1 },
+    { reason: 'CREDENTIAL_INVALID', count: 1 },
+    { reason: 'CREDENTIAL_LOCKED_OUT', count: 1 },
     { reason: 'KEY_EXPIRED', count: 1 },
     { reason: 'KEY_REVOKED', count: 1 },
   ],
   keyGeneration: { total: 6, successes: 2, failures: 4, successRate: 0.3333, failureRate: 0.6667 },
   devices: {
-    active: 4,
+    active: 5,
     top: [
       { deviceId: 'd4', operations: 31, failures: 8 },
       { deviceId: 'd1', operations: 9, failures: 4 },
       { deviceId: 'd2', operations: 5, failures: 3 },
+      { deviceId: 'd5', operations: 4, failures: 4 },
       { deviceId: 'd3', operations: 1, failures: 1 },
     ],
     rateLimitedCount: 2,
@@ -113,6 +126,10 @@ const EXPECTED = {
       { deviceId: 'd3', rejections: 1, lastRejectedAt: at(5 * MIN).toISOString() },
     ],
   },
+  credentialChecks: [
+    { operation: 'changePasscode', valid: 0, invalid: 0, locked: 0, lockouts: 0 },
+    { operation: 'verifyPasscode', valid: 23, invalid: 2, locked: 2, lockouts: 1 },
+  ],
   problematicKeys: {
     minFailures: 3,
     minFailureRate: 0.3,
@@ -156,6 +173,7 @@ const TYPED_QUERY = `query Typed($hours: Int) {
       rateLimitedCount
       rateLimited { deviceId rejections lastRejectedAt }
     }
+    credentialChecks { operation valid invalid locked lockouts }
     problematicKeys { minFailures minFailureRate count keys { keyId operations failures failureRate } }
     keys { active deprecated revoked awaitingDeletion }
   }
@@ -232,6 +250,7 @@ describe('metrics summary', () => {
         failuresByReason: [],
         keyGeneration: { total: 0, successes: 0, failures: 0, successRate: null, failureRate: null },
         devices: { active: 0, top: [], rateLimitedCount: 0, rateLimited: [] },
+        credentialChecks: [],
         problematicKeys: { minFailures: 3, minFailureRate: 0.3, count: 0, keys: [] },
         keys: keyStatesByRules(new Date(NOW.getTime() + 2 * DAY)),
       });

@@ -19,6 +19,11 @@ export interface LifecycleRows {
   consumedCiphertexts?: number;
   /** Spread evenly over the 48 hours before `now`. */
   keyGenerations?: number;
+  /**
+   * UserCredential rows, last tried 0 to 119 minutes before `now`: every 4th has a
+   * passcode, every 6th a lock that holds past `now`, the rest are placeholders.
+   */
+  credentials?: number;
   prefix?: string;
 }
 
@@ -71,18 +76,28 @@ export async function seedLifecycleRows(execute: Execute, rows: LifecycleRows): 
      FROM generate_series(1, $3::int) AS i`,
     [p, now, rows.keyGenerations ?? 0],
   );
+  await execute(
+    `INSERT INTO "UserCredential" ("userId", "passcodeHash", "passcodeFailedAttempts", "passcodeLockedUntil", "createdAt", "updatedAt")
+     SELECT $1 || '-u-' || i, CASE WHEN i % 4 = 0 THEN 'seed' END, i % 5,
+            CASE WHEN i % 6 = 0 THEN $2::timestamptz + interval '10 minutes' END,
+            $2::timestamptz - interval '1 day', $2::timestamptz - (i % 120) * interval '1 minute'
+     FROM generate_series(1, $3::int) AS i`,
+    [p, now, rows.credentials ?? 0],
+  );
 }
 
 type RawQuery = { $queryRawUnsafe<T = unknown>(sql: string): Promise<T> };
 
 /** Every row the job can touch, in a stable order: equal snapshots mean equal end states. */
 export async function snapshotLifecycleTables(db: RawQuery) {
-  const rows = (table: string, key: string) =>
-    db.$queryRawUnsafe<Record<string, unknown>[]>(`SELECT * FROM "${table}" ORDER BY "${key}" COLLATE "C"`);
+  const rows = (table: string, key: string, where = 'TRUE') =>
+    db.$queryRawUnsafe<Record<string, unknown>[]>(`SELECT * FROM "${table}" WHERE ${where} ORDER BY "${key}" COLLATE "C"`);
   return {
     keys: await rows('ClientEncryptionKey', 'id'),
-    metrics: await rows('EncryptionMetric', 'id'),
+    // Not the job's own runs (operation dailyJob): each run records itself.
+    metrics: await rows('EncryptionMetric', 'id', `"operation" <> 'dailyJob'`),
     consumedCiphertexts: await rows('ConsumedCiphertext', 'hash'),
     keyGenerations: await rows('KeyGeneration', 'id'),
+    credentials: await rows('UserCredential', 'userId'),
   };
 }

@@ -146,6 +146,27 @@ export class ProblematicKeys {
   keys!: ProblematicKey[];
 }
 
+@ObjectType({
+  description:
+    'Counted checks of a stored passcode or PIN (verify and change operations) by outcome: brute force shows as invalid and locked.',
+})
+export class CredentialChecks {
+  @Field()
+  operation!: string;
+
+  @Field(() => Int, { description: 'The secret checked out.' })
+  valid!: number;
+
+  @Field(() => Int, { description: 'Wrong secret (metric reasons CREDENTIAL_INVALID and CREDENTIAL_LOCKED_OUT).' })
+  invalid!: number;
+
+  @Field(() => Int, { description: 'Refused unchecked while locked (CREDENTIAL_LOCKED).' })
+  locked!: number;
+
+  @Field(() => Int, { description: 'Wrong secrets that started a lock-out (CREDENTIAL_LOCKED_OUT).' })
+  lockouts!: number;
+}
+
 @ObjectType({ description: "Stored keys by state at the service's now." })
 export class KeyStateCounts {
   @Field(() => Int)
@@ -180,6 +201,9 @@ export class EncryptionMetricsSummary {
 
   @Field(() => DeviceMetrics)
   devices!: DeviceMetrics;
+
+  @Field(() => [CredentialChecks], { description: 'Checking operations that ran in the window.' })
+  credentialChecks!: CredentialChecks[];
 
   @Field(() => ProblematicKeys)
   problematicKeys!: ProblematicKeys;
