@@ -5,6 +5,7 @@ export interface RotationCounts {
   deletedMetrics: number;
   purgedConsumedCiphertexts: number;
   purgedKeyGenerations: number;
+  purgedCallerKeyGenerations: number;
 }
 
 export interface RotationReport extends RotationCounts {
@@ -23,4 +24,5 @@ export const noCounts = (): RotationCounts => ({
   deletedMetrics: 0,
   purgedConsumedCiphertexts: 0,
   purgedKeyGenerations: 0,
+  purgedCallerKeyGenerations: 0,
 });
