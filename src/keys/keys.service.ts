@@ -15,6 +15,7 @@ import { KeyUsageRecorder } from './key-usage.recorder';
 import { keyErrors } from './keys.errors';
 import { KeysRepository, KeyCountsByState } from './keys.repository';
 import type { EncryptionKey } from './models/encryption-key.model';
+import { secondsUntilFree } from './window-ledger';
 
 const HOUR_MS = 60 * 60 * 1000;
 
@@ -209,7 +210,6 @@ export class KeysService {
       this.config.keys.maxGenerationsPerDevice,
     );
     if (reservation.granted) return reservation.reservationId;
-    const freesAt = reservation.oldestInWindow.getTime() + windowMs;
-    throw keyErrors.generationLimit(Math.max(1, Math.ceil((freesAt - now.getTime()) / 1000)));
+    throw keyErrors.generationLimit(secondsUntilFree(reservation.oldestInWindow, windowMs, now));
   }
 }

@@ -1,5 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { ApiKeysService, Scope } from '../../src/access-control';
+import { KeysService } from '../../src/keys';
 import { MetricsRecorder } from '../../src/telemetry';
 import { errorCode, GENERATE_KEY, newDeviceId } from '../support/operations';
 import { GraphQLResponse, startTestApp, TestApp } from '../support/test-app';
@@ -215,6 +216,15 @@ describe('key generation budget per caller (MAX_KEY_GEN_PER_CALLER_PER_MINUTE)',
       'RATE_LIMITED/caller-generation-budget',
       'RATE_LIMITED/device-generation-limit',
     ]);
+  });
+
+  it('budgets HTTP requests only: the service called from inside the process is not', async () => {
+    const caller = await apiKey('exhausted');
+    for (let n = 0; n < BUDGET; n += 1) expect((await generate(t, caller.headers)).errors).toBeUndefined();
+    expect(errorCode(await generate(t, caller.headers))).toBe('RATE_LIMITED');
+    const inside = await t.app.get(KeysService).generate(newDeviceId('inside'), null);
+    expect(inside.status).toBe('ACTIVE');
+    expect(await callerRows(t)).toBe(BUDGET);
   });
 });
 
