@@ -5,7 +5,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
-import { batchLimitHook, requestIdOf } from './common';
+import { batchLimitHook, requestContextHook, requestIdOf } from './common';
 import type { AppConfig } from './config';
 import { configureCors } from './web';
 
@@ -57,6 +57,8 @@ export function configureApp(app: NestFastifyApplication, config: AppConfig): Ne
   });
   // After the body is parsed (Nest middleware runs earlier under Fastify, with no body yet).
   fastify.addHook('preHandler', batchLimitHook(config));
+  // Operations learn which request they serve (the key generation budgets count per caller and per request).
+  fastify.addHook('preHandler', requestContextHook());
   configureCors(app, config);
   return app;
 }

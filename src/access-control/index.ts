@@ -6,6 +6,6 @@
 export { AccessControlModule } from './access-control.module';
 export { ApiKeyRecord } from './api-keys.repository';
 export { ApiKeysService, standaloneApiKeysService } from './api-keys.service';
-export { Caller } from './caller';
+export { BudgetedCaller, budgetedCaller, Caller } from './caller';
 export { OperationScopes } from './operation-scopes';
 export { RequireScope, Scope, SCOPE_MEANINGS } from './scopes';

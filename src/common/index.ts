@@ -21,4 +21,5 @@ export { graphqlOptions } from './graphql/graphql-options';
 export { createLogger, httpLoggerOptions, logDestination, requestIdOf } from './logging/logger-options';
 export { ProviderMethod, providerMethods } from './provider-methods';
 export { RequestLogFields, requestLogFields } from './logging/request-log';
+export { currentRequest, RequestContext, requestContextHook } from './request-context';
 export { IsIdentifier, isPrintableIdentifier, KEY_ID_MAX, PRINTABLE } from './validation/identifiers';

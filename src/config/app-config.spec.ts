@@ -20,7 +20,16 @@ describe('loadConfig', () => {
       env: 'development',
       http: { port: 3000, bodyLimitBytes: 65536 },
       database: { url: undefined, embeddedPort: undefined },
-      keys: { expiryDays: 30, retentionDays: 90, maxGenerationsPerDevice: 5, generationWindowHours: 24, maxEncryptedDataSize: 2048 },
+      keys: {
+        expiryDays: 30,
+        retentionDays: 90,
+        maxGenerationsPerDevice: 5,
+        generationWindowHours: 24,
+        maxEncryptedDataSize: 2048,
+        callerBudgetPerMinute: 60,
+        callerBudgetOverrides: new Map(),
+        maxGenerationsPerRequest: 3,
+      },
       rotation: { cron: '0 3 * * *' },
       auth: { maxAttempts: 5, lockoutMinutes: 15 },
       access: { allowAnonymousClients: true },
@@ -78,6 +87,32 @@ describe('loadConfig', () => {
       loadConfig({ CORS_ORIGINS: ' https://app.example.com, http://localhost:5173,,https://app.example.com' }).http
         .corsOrigins,
     ).toEqual(['https://app.example.com', 'http://localhost:5173']);
+  });
+
+  it('reads KEY_GEN_CALLER_BUDGETS as API key id -> generations per minute', () => {
+    const [a, b] = ['0b6c3a52-8f7e-4d0a-9c1e-2f3a4b5c6d7e', '9F1E2D3C-4B5A-4968-8776-655443322110'];
+    expect(loadConfig({ KEY_GEN_CALLER_BUDGETS: ` ${a}=600,${b}=1,` }).keys.callerBudgetOverrides).toEqual(
+      new Map([[a, 600], [b.toLowerCase(), 1]]),
+    );
+  });
+
+  it.each([
+    ['no figure', '0b6c3a52-8f7e-4d0a-9c1e-2f3a4b5c6d7e'],
+    ['zero', '0b6c3a52-8f7e-4d0a-9c1e-2f3a4b5c6d7e=0'],
+    ['over the maximum', '0b6c3a52-8f7e-4d0a-9c1e-2f3a4b5c6d7e=100001'],
+    ['a name, not an id', 'backend=600'],
+    ['the same id twice', '0b6c3a52-8f7e-4d0a-9c1e-2f3a4b5c6d7e=5,0b6c3a52-8f7e-4d0a-9c1e-2f3a4b5c6d7e=6'],
+  ])('refuses KEY_GEN_CALLER_BUDGETS with %s', (_case, value) => {
+    const error = problemsOf({ KEY_GEN_CALLER_BUDGETS: value });
+    expect(error.problems).toEqual([expect.stringMatching(/^KEY_GEN_CALLER_BUDGETS: must be a comma-separated list of <API key id>=/)]);
+  });
+
+  it.each([
+    ['MAX_KEY_GEN_PER_CALLER_PER_MINUTE', '0'],
+    ['MAX_KEY_GEN_PER_REQUEST', '0'],
+    ['MAX_KEY_GEN_PER_REQUEST', '101'],
+  ])('refuses %s=%s', (name, value) => {
+    expect(problemsOf({ [name]: value }).problems).toEqual([expect.stringMatching(new RegExp(`^${name}: `))]);
   });
 
   it.each([

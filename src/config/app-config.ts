@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
-import { Environment, parseOriginList, SECRET_VARIABLES } from './environment';
+import { Environment, parseCallerBudgets, parseOriginList, SECRET_VARIABLES } from './environment';
 
 export interface MasterKeyEntry {
   id: string;
@@ -57,6 +57,12 @@ export interface AppConfig {
     retentionDays: number;
     maxGenerationsPerDevice: number;
     generationWindowHours: number;
+    /** Key generations one caller (API key, or remote address when anonymous) may start per minute. */
+    callerBudgetPerMinute: number;
+    /** API key id → its own per-minute budget, in place of callerBudgetPerMinute. */
+    callerBudgetOverrides: ReadonlyMap<string, number>;
+    /** Key generations one HTTP request may attempt, however batched or aliased. */
+    maxGenerationsPerRequest: number;
     maxEncryptedDataSize: number;
   };
   rotation: { cron: string; batchSize: number };
@@ -110,6 +116,7 @@ const OPTIONAL_VARIABLES = [
   'KMS_BOOTSTRAP_ADMIN_KEY',
   'CORS_ORIGINS',
   'EMBEDDED_PG_PORT',
+  'KEY_GEN_CALLER_BUDGETS',
 ];
 export const KNOWN_VARIABLES = [...new Set([...Object.keys(new Environment()), ...OPTIONAL_VARIABLES])];
 
@@ -242,6 +249,9 @@ function toAppConfig(env: Environment, isProduction: boolean, host: HostFacts, w
       retentionDays: env.KEY_RETENTION_DAYS,
       maxGenerationsPerDevice: env.MAX_KEY_GEN_PER_DEVICE,
       generationWindowHours: env.KEY_GEN_WINDOW_HOURS,
+      callerBudgetPerMinute: env.MAX_KEY_GEN_PER_CALLER_PER_MINUTE,
+      callerBudgetOverrides: parseCallerBudgets(env.KEY_GEN_CALLER_BUDGETS ?? ''),
+      maxGenerationsPerRequest: env.MAX_KEY_GEN_PER_REQUEST,
       maxEncryptedDataSize: env.MAX_ENCRYPTED_DATA_SIZE,
     },
     rotation: { cron: env.KEY_ROTATION_CRON, batchSize: env.KEY_ROTATION_BATCH_SIZE },

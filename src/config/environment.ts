@@ -78,6 +78,37 @@ class PepperRingValue implements ValidatorConstraintInterface {
   }
 }
 
+const CALLER_BUDGET_ENTRY = /^([0-9a-f-]{36})=([1-9][0-9]{0,5})$/;
+const MAX_CALLER_BUDGET = 100000;
+
+/** KEY_GEN_CALLER_BUDGETS entries: `<API key id>=<generations per minute>`, comma-separated, each trimmed. */
+export function parseCallerBudgets(value: string): Map<string, number> {
+  const entries = value.split(',').map((entry) => entry.trim()).filter(Boolean);
+  return new Map(
+    entries.map((entry) => {
+      const [, id, perMinute] = CALLER_BUDGET_ENTRY.exec(entry.toLowerCase()) ?? [];
+      return [id, Number(perMinute)];
+    }),
+  );
+}
+
+@ValidatorConstraint({ name: 'callerBudgetList' })
+class CallerBudgetList implements ValidatorConstraintInterface {
+  validate(value: unknown) {
+    if (typeof value !== 'string') return false;
+    const entries = value.split(',').map((entry) => entry.trim().toLowerCase()).filter(Boolean);
+    const matches = entries.map((entry) => CALLER_BUDGET_ENTRY.exec(entry));
+    const ids = matches.map((match) => match?.[1]);
+    return (
+      matches.every((match) => match !== null && Number(match[2]) <= MAX_CALLER_BUDGET) &&
+      new Set(ids).size === ids.length
+    );
+  }
+  defaultMessage() {
+    return `$property must be a comma-separated list of <API key id>=<key generations per minute, 1 to ${MAX_CALLER_BUDGET}>, each id once`;
+  }
+}
+
 /**
  * A browser's Origin header is scheme://host[:port], lower case, without a default port,
  * path or trailing slash: an entry that is not exactly that would never match one.
@@ -173,6 +204,15 @@ export class Environment {
 
   @Type(() => Number) @Min(1) @Max(8760) @IsInt()
   KEY_GEN_WINDOW_HOURS = 24;
+
+  @Type(() => Number) @Min(1) @Max(100000) @IsInt()
+  MAX_KEY_GEN_PER_CALLER_PER_MINUTE = 60;
+
+  @IsOptional() @Validate(CallerBudgetList)
+  KEY_GEN_CALLER_BUDGETS?: string;
+
+  @Type(() => Number) @Min(1) @Max(100) @IsInt()
+  MAX_KEY_GEN_PER_REQUEST = 3;
 
   @Type(() => Number) @Min(256) @Max(1048576) @IsInt()
   MAX_ENCRYPTED_DATA_SIZE = 2048;

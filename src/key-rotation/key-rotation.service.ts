@@ -94,6 +94,7 @@ export class KeyRotationService implements BeforeApplicationShutdown {
       ['deletedMetrics', walk<Date>((after, limit) => metricEvents.deleteBefore(metricCutoff, after, limit))],
       ['purgedConsumedCiphertexts', walk<Date>((after, limit) => auth.purgeSpentCiphertexts(now, after, limit))],
       ['purgedKeyGenerations', walk<Date>((after, limit) => keys.purgeKeyGenerations(now, after, limit))],
+      ['purgedCallerKeyGenerations', walk<Date>((after, limit) => keys.purgeCallerGenerations(now, after, limit))],
       ['purgedPlaceholderCredentials', walk<Date>((after, limit) => auth.purgePlaceholderCredentials(now, after, limit))],
     ];
   }

@@ -5,6 +5,7 @@ export interface RotationCounts {
   deletedMetrics: number;
   purgedConsumedCiphertexts: number;
   purgedKeyGenerations: number;
+  purgedCallerKeyGenerations: number;
   /** Rows of unknown users (no passcode, no PIN) whose attempts are past a lock-out window. */
   purgedPlaceholderCredentials: number;
 }
@@ -25,5 +26,6 @@ export const noCounts = (): RotationCounts => ({
   deletedMetrics: 0,
   purgedConsumedCiphertexts: 0,
   purgedKeyGenerations: 0,
+  purgedCallerKeyGenerations: 0,
   purgedPlaceholderCredentials: 0,
 });

@@ -1,6 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config';
 import type { Batch } from '../database';
+import { CallerGenerationsRepository } from './caller-generations.repository';
+import { BUDGET_WINDOW_MS } from './generation-budget';
 import { KeysRepository } from './keys.repository';
 
 const HOUR_MS = 60 * 60 * 1000;
@@ -15,6 +17,7 @@ export class KeyMaintenance {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly keys: KeysRepository,
+    private readonly callerGenerations: CallerGenerationsRepository,
   ) {}
 
   /** Marks expired keys deprecated (deprecatedAt = expiresAt). */
@@ -31,5 +34,10 @@ export class KeyMaintenance {
   purgeKeyGenerations(now: Date, after: Date | null, limit: number): Promise<Batch<Date>> {
     const windowStart = new Date(now.getTime() - this.config.keys.generationWindowHours * HOUR_MS);
     return this.keys.purgeGenerationsUpTo(windowStart, after, limit);
+  }
+
+  /** Deletes per-caller budget ledger rows older than its one-minute window. */
+  purgeCallerGenerations(now: Date, after: Date | null, limit: number): Promise<Batch<Date>> {
+    return this.callerGenerations.purgeUpTo(new Date(now.getTime() - BUDGET_WINDOW_MS), after, limit);
   }
 }

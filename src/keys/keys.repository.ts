@@ -2,10 +2,9 @@ import { Injectable } from '@nestjs/common';
 import { Batch, deleteInsertOnlyBatch, Prisma, PrismaService, runBatch, SqlNumber } from '../database';
 import { lifecycleSql } from './key-lifecycle.sql';
 import type { KeyRecord, NewKey, StoredKey } from './key-record';
+import { DEVICE_LEDGER, reserveInWindow, WindowReservation } from './window-ledger';
 
-export type GenerationReservation =
-  | { granted: true; reservationId: string }
-  | { granted: false; oldestInWindow: Date };
+export type GenerationReservation = WindowReservation;
 
 export interface KeyCountsByState {
   active: number;
@@ -73,21 +72,7 @@ export class KeysRepository {
    * advisory lock, so concurrent calls on any number of replicas count exactly.
    */
   reserveGeneration(deviceId: string, now: Date, windowStart: Date, max: number): Promise<GenerationReservation> {
-    return this.prisma.$transaction(
-      async (tx) => {
-        await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`kms:keygen:${deviceId}`}, 0))`;
-        const inWindow = await tx.keyGeneration.findMany({
-          where: { deviceId, createdAt: { gt: windowStart } },
-          orderBy: { createdAt: 'asc' },
-          select: { createdAt: true },
-          take: max,
-        });
-        if (inWindow.length >= max) return { granted: false, oldestInWindow: inWindow[0].createdAt };
-        const reservation = await tx.keyGeneration.create({ data: { deviceId, createdAt: now } });
-        return { granted: true, reservationId: reservation.id };
-      },
-      { maxWait: 10_000, timeout: 10_000 },
-    );
+    return reserveInWindow(this.prisma, DEVICE_LEDGER, deviceId, now, windowStart, max);
   }
 
   /** Gives a generation back when the key could not be made after all. */

@@ -7,6 +7,7 @@ import { Measured, tagOperation } from '../telemetry';
 import { MasterKeyRing } from './crypto/master-key-ring';
 import { PrivateKeyCache } from './crypto/private-key-cache';
 import { generateRsaKeyPair, importPublicKey, KEY_ALGORITHM, publicKeyJwk } from './crypto/rsa';
+import { GenerationBudget } from './generation-budget';
 import { DAY_MS, decryptsUntil, isPastRetention, KeyStatus, keyStatus } from './key-lifecycle';
 import type { KeyRecord } from './key-record';
 import { KeyRowCache } from './key-row-cache';
@@ -14,6 +15,7 @@ import { KeyUsageRecorder } from './key-usage.recorder';
 import { keyErrors } from './keys.errors';
 import { KeysRepository, KeyCountsByState } from './keys.repository';
 import type { EncryptionKey } from './models/encryption-key.model';
+import { secondsUntilFree } from './window-ledger';
 
 const HOUR_MS = 60 * 60 * 1000;
 
@@ -47,11 +49,17 @@ export class KeysService {
     private readonly usage: KeyUsageRecorder,
     private readonly lock: AdvisoryLock,
     private readonly rows: KeyRowCache,
+    private readonly budget: GenerationBudget,
   ) {}
 
   /** A new RSA-2048 key for the device; it becomes the device's active key. */
   @Measured('generate', (deviceId: string) => ({ deviceId }))
-  async generate(deviceId: string, appVersion: string | null): Promise<EncryptionKey> {
+  generate(deviceId: string, appVersion: string | null): Promise<EncryptionKey> {
+    // Within the request's and the caller's budgets (generation-budget.ts), or refused before anything is made.
+    return this.budget.spend(() => this.generateForDevice(deviceId, appVersion));
+  }
+
+  private async generateForDevice(deviceId: string, appVersion: string | null): Promise<EncryptionKey> {
     const now = this.clock.now();
     const reservationId = await this.reserveGeneration(deviceId, now);
     try {
@@ -202,7 +210,6 @@ export class KeysService {
       this.config.keys.maxGenerationsPerDevice,
     );
     if (reservation.granted) return reservation.reservationId;
-    const freesAt = reservation.oldestInWindow.getTime() + windowMs;
-    throw keyErrors.generationLimit(Math.max(1, Math.ceil((freesAt - now.getTime()) / 1000)));
+    throw keyErrors.generationLimit(secondsUntilFree(reservation.oldestInWindow, windowMs, now));
   }
 }

@@ -29,6 +29,7 @@ const ROWS: LifecycleRows = {
   consumedCiphertexts: 60,
   keyGenerations: 60,
   credentials: 100,
+  callerGenerations: 60,
 };
 const ENV = { KEY_ROTATION_BATCH_SIZE: '10' };
 

@@ -6,7 +6,8 @@ import { RUN_KEY_ROTATION, runJob, seed } from '../support/key-rotation';
 import { decrypt, encrypt, ENCRYPTION_KEY, errorCode, generateKey, newDeviceId } from '../support/operations';
 import { startTestApp, TestApp } from '../support/test-app';
 
-const HOUR_MS = 60 * 60 * 1000;
+const MINUTE_MS = 60 * 1000;
+const HOUR_MS = 60 * MINUTE_MS;
 const DAY_MS = 24 * HOUR_MS;
 const NO_COUNTS = {
   deprecatedKeys: 0,
@@ -14,6 +15,7 @@ const NO_COUNTS = {
   deletedMetrics: 0,
   purgedConsumedCiphertexts: 0,
   purgedKeyGenerations: 0,
+  purgedCallerKeyGenerations: 0,
   purgedPlaceholderCredentials: 0,
 };
 /** Generating a key also leaves a rate-limit ledger row, which the job purges a day later. */
@@ -98,7 +100,7 @@ describe('daily job: a key from ACTIVE to deleted, on a moving clock', () => {
 });
 
 describe('daily job: metrics and single-use records, to the millisecond', () => {
-  it('deletes metrics older than METRICS_RETENTION_DAYS, spent replay records and ledger rows out of the window', async () => {
+  it('deletes metrics older than METRICS_RETENTION_DAYS, spent replay records and ledger rows out of their windows', async () => {
     const t = await startTestApp({ env: { METRICS_RETENTION_DAYS: '2', KEY_GEN_WINDOW_HOURS: '3' } });
     try {
       const now = t.clock.now().getTime();
@@ -112,12 +114,16 @@ describe('daily job: metrics and single-use records, to the millisecond', () => 
       await t.prisma.keyGeneration.createMany({
         data: around(now - 3 * HOUR_MS).map((createdAt) => ({ deviceId: 'd', createdAt })),
       });
+      await t.prisma.callerKeyGeneration.createMany({
+        data: around(now - MINUTE_MS).map((createdAt) => ({ caller: 'address:127.0.0.1', createdAt })),
+      });
 
       expect(await runJob(t)).toMatchObject({
         ...NO_COUNTS,
         deletedMetrics: 1,
         purgedConsumedCiphertexts: 2,
         purgedKeyGenerations: 2,
+        purgedCallerKeyGenerations: 2,
       });
       const times = (rows: any[], field: string) => rows.map((r) => r[field].getTime() - now);
       const notTheJob = { where: { operation: { not: 'dailyJob' } } };
@@ -125,6 +131,8 @@ describe('daily job: metrics and single-use records, to the millisecond', () => 
       expect(times(await t.prisma.consumedCiphertext.findMany(), 'expiresAt')).toEqual([1]);
       // The rate limit counts createdAt > window start: what is purged no longer counted.
       expect(times(await t.prisma.keyGeneration.findMany(), 'createdAt')).toEqual([-3 * HOUR_MS + 1]);
+      // The per-caller budget's window is one minute, whatever KEY_GEN_WINDOW_HOURS.
+      expect(times(await t.prisma.callerKeyGeneration.findMany(), 'createdAt')).toEqual([-MINUTE_MS + 1]);
     } finally {
       await t.close();
     }

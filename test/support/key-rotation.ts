@@ -20,6 +20,7 @@ const BATCH_OWNERS = {
   'MetricEventsRepository.deleteBefore': [MetricEventsRepository, 'deleteBefore'],
   'AuthMaintenance.purgeSpentCiphertexts': [AuthMaintenance, 'purgeSpentCiphertexts'],
   'KeyMaintenance.purgeKeyGenerations': [KeyMaintenance, 'purgeKeyGenerations'],
+  'KeyMaintenance.purgeCallerGenerations': [KeyMaintenance, 'purgeCallerGenerations'],
   'AuthMaintenance.purgePlaceholderCredentials': [AuthMaintenance, 'purgePlaceholderCredentials'],
 } as const;
 export type BatchStatement = keyof typeof BATCH_OWNERS;

@@ -24,6 +24,8 @@ export interface LifecycleRows {
    * passcode, every 6th a lock that holds past `now`, the rest are placeholders.
    */
   credentials?: number;
+  /** Per-caller budget ledger rows, spread evenly over the 2 minutes before `now`. */
+  callerGenerations?: number;
   prefix?: string;
 }
 
@@ -84,6 +86,13 @@ export async function seedLifecycleRows(execute: Execute, rows: LifecycleRows): 
      FROM generate_series(1, $3::int) AS i`,
     [p, now, rows.credentials ?? 0],
   );
+  await execute(
+    `INSERT INTO "CallerKeyGeneration" ("id", "caller", "createdAt")
+     SELECT md5($1 || '-b-' || i)::uuid::text, 'api-key:' || $1 || '-' || (i % 7),
+            $2::timestamptz - 120.0 * ($3::int - i) / $3::int * interval '1 second'
+     FROM generate_series(1, $3::int) AS i`,
+    [p, now, rows.callerGenerations ?? 0],
+  );
 }
 
 type RawQuery = { $queryRawUnsafe<T = unknown>(sql: string): Promise<T> };
@@ -99,5 +108,6 @@ export async function snapshotLifecycleTables(db: RawQuery) {
     consumedCiphertexts: await rows('ConsumedCiphertext', 'hash'),
     keyGenerations: await rows('KeyGeneration', 'id'),
     credentials: await rows('UserCredential', 'userId'),
+    callerGenerations: await rows('CallerKeyGeneration', 'id'),
   };
 }
