@@ -11,6 +11,7 @@ export { KeyStatus } from './key-lifecycle';
 export { KeyMaintenance } from './key-maintenance';
 export { KeyRecord } from './key-record';
 export { rewrapPrivateKeys, RewrapCounts } from './key-rewrap';
+export { GENERATION_REFUSALS } from './keys.errors';
 export { KeysModule } from './keys.module';
 export { KeyCountsByState } from './keys.repository';
 export { DecryptionKey, EncryptionPublicKey, KeysService } from './keys.service';

@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { CHECK_REFUSALS, checkOutcomeOf, CHECKING_OPERATIONS } from '../auth';
 import { clusterMetricsSource, ErrorCode } from '../common';
-import { KeyCountsByState, KeysService } from '../keys';
+import { GENERATION_REFUSALS, KeyCountsByState, KeysService } from '../keys';
 import { JobReport, JobReports, MetricEvent, MetricsRecorder, OperationName } from '../telemetry';
 
 const KEY_GENERATION: OperationName = 'generate';
@@ -58,6 +58,13 @@ export class PrometheusMetrics {
   private readonly rateLimited = new Counter({
     name: 'kms_rate_limit_rejections_total',
     help: 'Key generations refused by the per-device rate limit.',
+    registers: [this.registry],
+  });
+
+  private readonly budgetRefusals = new Counter({
+    name: 'kms_key_generation_budget_rejections_total',
+    help: 'Key generations refused by a budget: the caller\'s per minute, or the per-request cap.',
+    labelNames: ['budget'] as const,
     registers: [this.registry],
   });
 
@@ -115,7 +122,9 @@ export class PrometheusMetrics {
     if (event.status !== 'failure') return;
     this.failures.inc({ operation: event.operation, reason: event.errorReason ?? 'UNKNOWN' });
     if (event.operation === KEY_GENERATION && event.errorReason === ErrorCode.RATE_LIMITED) {
-      this.rateLimited.inc();
+      if (event.errorDetail === GENERATION_REFUSALS.caller) this.budgetRefusals.inc({ budget: 'caller' });
+      else if (event.errorDetail === GENERATION_REFUSALS.request) this.budgetRefusals.inc({ budget: 'request' });
+      else this.rateLimited.inc();
     }
   }
 

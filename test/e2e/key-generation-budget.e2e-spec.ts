@@ -61,6 +61,12 @@ async function generateFailureReasons(t: TestApp): Promise<string[]> {
   return rows.map((row) => `${row.errorReason}/${row.errorDetail}`);
 }
 
+/** The Prometheus text, every metric row flushed first. */
+async function prometheus(t: TestApp): Promise<string> {
+  await t.app.get(MetricsRecorder).flush();
+  return (await fetch(`${t.baseUrl}/metrics`, { headers: t.as('ops') })).text();
+}
+
 function rateLimitedErrors(responses: GraphQLResponse[]) {
   return responses.flatMap((response) => response.errors ?? []).filter((error) => error.extensions.code === 'RATE_LIMITED');
 }
@@ -94,6 +100,10 @@ describe('key generation budget per request (MAX_KEY_GEN_PER_REQUEST, default 3)
     expect(new Set(await generateFailureReasons(t))).toEqual(new Set(['RATE_LIMITED/request-generation-cap']));
     const line = t.logs.since(mark).find((entry) => entry.msg === 'request completed');
     expect(line?.reasons).toContain('request-generation-cap');
+    // Prometheus tells the budgets from the per-device limit.
+    const scrape = await prometheus(t);
+    expect(scrape).toMatch(/^kms_key_generation_budget_rejections_total\{budget="request"\} [1-9]/m);
+    expect(scrape).toMatch(/^kms_rate_limit_rejections_total 0$/m);
   });
 
   it('counts aliases of one operation: 3 of 5 are made and the operation reports the 4th', async () => {
@@ -152,6 +162,9 @@ describe('key generation budget per caller (MAX_KEY_GEN_PER_CALLER_PER_MINUTE)',
     expect(await callerRows(t, `api-key:${caller.id}`)).toBe(BUDGET);
     expect(await callerRows(t)).toBe(BUDGET);
     expect(new Set(await generateFailureReasons(t))).toEqual(new Set(['RATE_LIMITED/caller-generation-budget']));
+    const scrape = await prometheus(t);
+    expect(scrape).toContain(`kms_key_generation_budget_rejections_total{budget="caller"} ${20 - BUDGET}`);
+    expect(scrape).toMatch(/^kms_rate_limit_rejections_total 0$/m);
   });
 
   it('gives each API key and each anonymous address a budget of its own', async () => {
