@@ -60,6 +60,7 @@ describe('the import rules (.dependency-cruiser.cjs, also run by npm run lint)',
 const OWNERS: Record<string, { module: string; accessor: string }> = {
   ClientEncryptionKey: { module: 'keys', accessor: 'clientEncryptionKey' },
   KeyGeneration: { module: 'keys', accessor: 'keyGeneration' },
+  KeyPoolPair: { module: 'keys', accessor: 'keyPoolPair' },
   EncryptionMetric: { module: 'telemetry', accessor: 'encryptionMetric' },
   UserCredential: { module: 'auth', accessor: 'userCredential' },
   ConsumedCiphertext: { module: 'auth', accessor: 'consumedCiphertext' },

@@ -58,6 +58,15 @@ export interface AppConfig {
     maxGenerationsPerDevice: number;
     generationWindowHours: number;
     maxEncryptedDataSize: number;
+    /** Key pairs made ahead of need (size 0: no pool, every key is made on request). */
+    pool: {
+      /** Pairs a refill fills the pool up to. */
+      size: number;
+      /** A refill starts when fewer pairs than this are left. */
+      refillBelow: number;
+      /** An unclaimed pair older than this is never handed out, and is replaced. */
+      maxAgeHours: number;
+    };
   };
   rotation: { cron: string; batchSize: number };
   /** Newest first; undefined means "use the development key file". */
@@ -182,6 +191,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, host: HostFa
   if ('problem' in budget && !problems.some((problem) => /^(WEB_CONCURRENCY|DATABASE_MAX_CONNECTIONS):/.test(problem))) {
     problems.push(budget.problem);
   }
+  if (env.KEY_POOL_SIZE > 0 && env.KEY_POOL_REFILL_BELOW > env.KEY_POOL_SIZE) {
+    problems.push('KEY_POOL_REFILL_BELOW: must not exceed KEY_POOL_SIZE (unless KEY_POOL_SIZE=0, no pool)');
+  }
   if (env.SHUTDOWN_KEEPALIVE_GRACE_MS >= env.SHUTDOWN_TIMEOUT_MS) {
     problems.push('SHUTDOWN_KEEPALIVE_GRACE_MS: must be shorter than SHUTDOWN_TIMEOUT_MS');
   }
@@ -243,6 +255,11 @@ function toAppConfig(env: Environment, isProduction: boolean, host: HostFacts, w
       maxGenerationsPerDevice: env.MAX_KEY_GEN_PER_DEVICE,
       generationWindowHours: env.KEY_GEN_WINDOW_HOURS,
       maxEncryptedDataSize: env.MAX_ENCRYPTED_DATA_SIZE,
+      pool: {
+        size: env.KEY_POOL_SIZE,
+        refillBelow: env.KEY_POOL_REFILL_BELOW,
+        maxAgeHours: env.KEY_POOL_MAX_AGE_HOURS,
+      },
     },
     rotation: { cron: env.KEY_ROTATION_CRON, batchSize: env.KEY_ROTATION_BATCH_SIZE },
     masterKeys: env.KMS_MASTER_KEYS ? parseMasterKeys(env.KMS_MASTER_KEYS) : undefined,

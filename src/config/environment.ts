@@ -174,6 +174,15 @@ export class Environment {
   @Type(() => Number) @Min(1) @Max(8760) @IsInt()
   KEY_GEN_WINDOW_HOURS = 24;
 
+  @Type(() => Number) @Min(0) @Max(100000) @IsInt()
+  KEY_POOL_SIZE = 64;
+
+  @Type(() => Number) @Min(1) @Max(100000) @IsInt()
+  KEY_POOL_REFILL_BELOW = 48;
+
+  @Type(() => Number) @Min(1) @Max(8760) @IsInt()
+  KEY_POOL_MAX_AGE_HOURS = 168;
+
   @Type(() => Number) @Min(256) @Max(1048576) @IsInt()
   MAX_ENCRYPTED_DATA_SIZE = 2048;
 

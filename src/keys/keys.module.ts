@@ -2,13 +2,14 @@ import { Module } from '@nestjs/common';
 import { masterKeyRingProvider } from './crypto/master-key-ring.provider';
 import { PrivateKeyCache } from './crypto/private-key-cache';
 import { KeyMaintenance } from './key-maintenance';
+import { KeyPool } from './key-pool';
 import { KeyRowCache } from './key-row-cache';
 import { KeyUsageRecorder } from './key-usage.recorder';
 import { KeysRepository } from './keys.repository';
 import { KeysResolver } from './keys.resolver';
 import { KeysService } from './keys.service';
 
-/** Device keys and everything stored about them (ClientEncryptionKey, KeyGeneration). */
+/** Device keys and everything stored about them (ClientEncryptionKey, KeyGeneration, KeyPoolPair). */
 @Module({
   providers: [
     masterKeyRingProvider,
@@ -16,10 +17,11 @@ import { KeysService } from './keys.service';
     KeysRepository,
     KeyUsageRecorder,
     KeyRowCache,
+    KeyPool,
     KeysService,
     KeyMaintenance,
     KeysResolver,
   ],
-  exports: [KeysService, KeyMaintenance],
+  exports: [KeysService, KeyMaintenance, KeyPool],
 })
 export class KeysModule {}

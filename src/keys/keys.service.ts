@@ -9,6 +9,7 @@ import { PrivateKeyCache } from './crypto/private-key-cache';
 import { generateRsaKeyPair, importPublicKey, KEY_ALGORITHM, publicKeyJwk } from './crypto/rsa';
 import { DAY_MS, decryptsUntil, isPastRetention, KeyStatus, keyStatus } from './key-lifecycle';
 import type { KeyRecord } from './key-record';
+import { KeyPool } from './key-pool';
 import { KeyRowCache } from './key-row-cache';
 import { KeyUsageRecorder } from './key-usage.recorder';
 import { keyErrors } from './keys.errors';
@@ -47,31 +48,37 @@ export class KeysService {
     private readonly usage: KeyUsageRecorder,
     private readonly lock: AdvisoryLock,
     private readonly rows: KeyRowCache,
+    private readonly pool: KeyPool,
   ) {}
 
-  /** A new RSA-2048 key for the device; it becomes the device's active key. */
+  /**
+   * A new RSA-2048 key for the device; it becomes the device's active key. Its pair
+   * comes from the key pool when one is left (key-pool.ts); otherwise it is made here,
+   * as without a pool (a miss is slower, never an error). Either way the device's
+   * generation is counted in the same transaction that stores the key.
+   */
   @Measured('generate', (deviceId: string) => ({ deviceId }))
   async generate(deviceId: string, appVersion: string | null): Promise<EncryptionKey> {
     const now = this.clock.now();
-    const reservationId = await this.reserveGeneration(deviceId, now);
-    try {
-      const { publicKeyPem, privateKeyDer } = await generateRsaKeyPair();
-      const id = randomUUID();
-      tagOperation({ keyId: id });
-      const stored = await this.keys.insert({
-        id,
-        deviceId,
-        appVersion,
-        publicKey: publicKeyPem,
-        privateKey: this.ring.wrap(id, privateKeyDer),
-        expiresAt: new Date(now.getTime() + this.config.keys.expiryDays * DAY_MS),
-        createdAt: now,
-      });
-      return this.toModel(stored, now);
-    } catch (error) {
-      await this.keys.releaseGeneration(reservationId).catch(() => undefined);
-      throw error;
+    const windowMs = this.config.keys.generationWindowHours * HOUR_MS;
+    const limit = { deviceId, now, windowStart: new Date(now.getTime() - windowMs), max: this.config.keys.maxGenerationsPerDevice };
+    const owner = { deviceId, appVersion, expiresAt: new Date(now.getTime() + this.config.keys.expiryDays * DAY_MS), createdAt: now };
+    const claimed = await this.keys.createWithinLimit(limit, owner, { claimFromPool: this.pool.claimable(now) });
+    if (claimed.outcome === 'created') {
+      this.pool.claimed();
+      return this.created(claimed.key, now);
     }
+    if (claimed.outcome === 'refused') throw this.generationLimit(claimed.oldestInWindow, windowMs, now);
+    // Within the limit a moment ago, and no pair left: made here, then the limit is checked again.
+    this.pool.missed();
+    const { publicKeyPem, privateKeyDer } = await generateRsaKeyPair();
+    const id = randomUUID();
+    const pair = { id, publicKey: publicKeyPem, privateKey: this.ring.wrap(id, privateKeyDer) };
+    const made = await this.keys.createWithinLimit(limit, owner, pair);
+    if (made.outcome === 'created') return this.created(made.key, now);
+    // Other calls of the device took its last generations meanwhile: the pair serves another device.
+    await this.pool.keep(pair, now);
+    throw this.generationLimit(made.outcome === 'refused' ? made.oldestInWindow : now, windowMs, now);
   }
 
   /** Null when unknown or past retention. */
@@ -193,16 +200,14 @@ export class KeysService {
     };
   }
 
-  private async reserveGeneration(deviceId: string, now: Date): Promise<string> {
-    const windowMs = this.config.keys.generationWindowHours * HOUR_MS;
-    const reservation = await this.keys.reserveGeneration(
-      deviceId,
-      now,
-      new Date(now.getTime() - windowMs),
-      this.config.keys.maxGenerationsPerDevice,
-    );
-    if (reservation.granted) return reservation.reservationId;
-    const freesAt = reservation.oldestInWindow.getTime() + windowMs;
-    throw keyErrors.generationLimit(Math.max(1, Math.ceil((freesAt - now.getTime()) / 1000)));
+  private created(key: KeyRecord, now: Date): EncryptionKey {
+    tagOperation({ keyId: key.id });
+    return this.toModel(key, now);
+  }
+
+  /** RATE_LIMITED, retryable when the oldest generation in the window leaves it. */
+  private generationLimit(oldestInWindow: Date, windowMs: number, now: Date) {
+    const freesAt = oldestInWindow.getTime() + windowMs;
+    return keyErrors.generationLimit(Math.max(1, Math.ceil((freesAt - now.getTime()) / 1000)));
   }
 }
