@@ -26,7 +26,7 @@ describe('loadConfig', () => {
         maxGenerationsPerDevice: 5,
         generationWindowHours: 24,
         maxEncryptedDataSize: 2048,
-        pool: { size: 64, refillBelow: 48, maxAgeHours: 168 },
+        pool: { size: 64, refillBelow: 48, maxAgeHours: 168, refillNice: 19 },
       },
       rotation: { cron: '0 3 * * *' },
       auth: { maxAttempts: 5, lockoutMinutes: 15 },
@@ -113,7 +113,7 @@ describe('loadConfig', () => {
       'KEY_POOL_SIZE: must not be less than 0 (got "-1")',
       'KEY_POOL_MAX_AGE_HOURS: must not be less than 1 (got "0")',
     ]);
-    expect(loadConfig({ KEY_POOL_SIZE: '0' }).keys.pool).toEqual({ size: 0, refillBelow: 48, maxAgeHours: 168 });
+    expect(loadConfig({ KEY_POOL_SIZE: '0' }).keys.pool).toEqual({ size: 0, refillBelow: 48, maxAgeHours: 168, refillNice: 19 });
     expect(loadConfig({ KEY_POOL_SIZE: '10', KEY_POOL_REFILL_BELOW: '10' }).keys.pool.refillBelow).toBe(10);
   });
 

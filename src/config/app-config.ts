@@ -66,6 +66,8 @@ export interface AppConfig {
       refillBelow: number;
       /** An unclaimed pair older than this is never handed out, and is replaced. */
       maxAgeHours: number;
+      /** CPU priority (Linux niceness, per thread) of the refill's thread: 19, only CPU time nothing else wants. */
+      refillNice: number;
     };
   };
   rotation: { cron: string; batchSize: number };
@@ -143,7 +145,7 @@ export function currentHost(): HostFacts {
  * The connection budget of one service instance (DATABASE_MAX_CONNECTIONS, all its
  * workers together): each worker holds one connection for LISTEN (cache invalidation),
  * at most LOCK_SESSIONS_PER_WORKER session connections for advisory locks (the daily
- * job, rotations, the key pool), and its Prisma pool: what is left of its share, at
+ * job, rotations), and its Prisma pool: what is left of its share, at
  * most MAX_POOL_SIZE (beyond that, requests wait on the database, not on the pool).
  */
 export const LOCK_SESSIONS_PER_WORKER = 2;
@@ -259,6 +261,7 @@ function toAppConfig(env: Environment, isProduction: boolean, host: HostFacts, w
         size: env.KEY_POOL_SIZE,
         refillBelow: env.KEY_POOL_REFILL_BELOW,
         maxAgeHours: env.KEY_POOL_MAX_AGE_HOURS,
+        refillNice: env.KEY_POOL_REFILL_NICE,
       },
     },
     rotation: { cron: env.KEY_ROTATION_CRON, batchSize: env.KEY_ROTATION_BATCH_SIZE },

@@ -53,12 +53,13 @@ export function hasSpareCapacity(load: Load, spare = SPARE_CAPACITY): boolean {
  * are left and fills up to KEY_POOL_SIZE; pairs older than KEY_POOL_MAX_AGE_HOURS are
  * never claimed, and each turn discards them. A pair is made only while this process
  * has spare capacity (hasSpareCapacity), on one thread at the lowest CPU priority
- * (BackgroundKeyGenerator): at most one core, and not a cycle a request wants.
+ * (BackgroundKeyGenerator, KEY_POOL_REFILL_NICE): at most one core, and not a cycle
+ * a request wants.
  */
 @Injectable()
 export class KeyPool implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(KeyPool.name);
-  private readonly generator = new BackgroundKeyGenerator();
+  private readonly generator: BackgroundKeyGenerator;
   private readonly refillObservers: ((seconds: number) => void)[] = [];
   private claimCount = 0;
   private missCount = 0;
@@ -74,7 +75,9 @@ export class KeyPool implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly ring: MasterKeyRing,
     private readonly clock: Clock,
     private readonly recorder: MetricsRecorder,
-  ) {}
+  ) {
+    this.generator = new BackgroundKeyGenerator(config.keys.pool.refillNice);
+  }
 
   /** KEY_POOL_SIZE=0: no pool, no refill, every key is made on request. */
   get enabled(): boolean {

@@ -47,7 +47,7 @@ describe('a service killed while it stores a new key', () => {
 
   it.each([
     ['made on request (no pool)', { KEY_POOL_SIZE: '0' }],
-    ['claimed from the key pool', { KEY_POOL_SIZE: '2', KEY_POOL_REFILL_BELOW: '2' }],
+    ['claimed from the key pool', { KEY_POOL_SIZE: '2', KEY_POOL_REFILL_BELOW: '2', KEY_POOL_REFILL_NICE: '0' }],
   ])('burns none of the device generations: key %s', async (_case, poolEnv) => {
     const service = startServiceProcess({
       DATABASE_URL: database.url,

@@ -7,6 +7,8 @@ import { TestClock } from '../support/test-clock';
 import { createTestDatabase, TestDatabase } from '../support/test-database';
 
 const HOUR_MS = 60 * 60 * 1000;
+/** Normal priority: at nice 19 the pool would wait for whatever else the machine runs (other test files). */
+const FILL = { KEY_POOL_REFILL_NICE: '0' };
 
 async function until<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -34,7 +36,7 @@ describe('the key pool', () => {
   describe('two instances on one database', () => {
     let database: TestDatabase;
     let apps: TestApp[];
-    const POOL = { KEY_POOL_SIZE: '6', KEY_POOL_REFILL_BELOW: '6' };
+    const POOL = { ...FILL, KEY_POOL_SIZE: '6', KEY_POOL_REFILL_BELOW: '6' };
 
     beforeAll(async () => {
       database = await createTestDatabase();
@@ -92,7 +94,7 @@ describe('the key pool', () => {
 
   it('never hands out a pair older than KEY_POOL_MAX_AGE_HOURS, and replaces it', async () => {
     const clock = new TestClock();
-    const t = await startTestApp({ clock, env: { KEY_POOL_SIZE: '3', KEY_POOL_REFILL_BELOW: '3', KEY_POOL_MAX_AGE_HOURS: '1' } });
+    const t = await startTestApp({ clock, env: { ...FILL, KEY_POOL_SIZE: '3', KEY_POOL_REFILL_BELOW: '3', KEY_POOL_MAX_AGE_HOURS: '1' } });
     try {
       const old = await until('a full pool', () => poolIds(t), (ids) => ids.length >= 3);
       clock.advanceMs(HOUR_MS); // the pairs are now exactly KEY_POOL_MAX_AGE_HOURS old
@@ -107,7 +109,7 @@ describe('the key pool', () => {
   });
 
   it('gives a device at its limit no pair, and counts its generations exactly when they come at once', async () => {
-    const t = await startTestApp({ env: { KEY_POOL_SIZE: '4', KEY_POOL_REFILL_BELOW: '4', MAX_KEY_GEN_PER_DEVICE: '3' } });
+    const t = await startTestApp({ env: { ...FILL, KEY_POOL_SIZE: '4', KEY_POOL_REFILL_BELOW: '4', MAX_KEY_GEN_PER_DEVICE: '3' } });
     try {
       await until('a full pool', () => poolIds(t), (ids) => ids.length >= 4);
       const deviceId = newDeviceId('limit');

@@ -93,7 +93,7 @@ describe('re-wrapping the key pool', () => {
     const newKey = randomBytes(32);
     const database = await createTestDatabase();
     try {
-      const POOL = { KEY_POOL_SIZE: '2', KEY_POOL_REFILL_BELOW: '2' };
+      const POOL = { KEY_POOL_SIZE: '2', KEY_POOL_REFILL_BELOW: '2', KEY_POOL_REFILL_NICE: '0' };
       const before = await startTestApp({ database, env: { ...POOL, KMS_MASTER_KEYS: ringText(['old', oldKey]) } });
       let pairs: { id: string; privateKey: string }[];
       try {

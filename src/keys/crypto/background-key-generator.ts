@@ -4,17 +4,17 @@ import { RSA_KEY_OPTIONS, type RsaKeyPair } from './rsa';
 /**
  * The thread's code (plain JavaScript, so it runs the same from src/ and dist/). It
  * lowers its own CPU priority first: on Linux niceness is per thread, so only this
- * thread runs at nice 19, and the kernel gives the CPU to any other thread of the
- * service (requests, WebCrypto on libuv's pool) before it. Elsewhere it may not be
- * allowed: then it runs at normal priority, still one thread.
+ * thread runs at `nice` (19 by default), and the kernel gives the CPU to any other
+ * thread of the service (requests, WebCrypto on libuv's pool) before it. Elsewhere it
+ * may not be allowed: then it runs at normal priority, still one thread.
  */
 const THREAD_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { generateKeyPairSync } = require('node:crypto');
-try { require('node:os').setPriority(19); } catch {}
+try { require('node:os').setPriority(workerData.nice); } catch {}
 parentPort.on('message', () => {
   try {
-    const { publicKey, privateKey } = generateKeyPairSync('rsa', workerData);
+    const { publicKey, privateKey } = generateKeyPairSync('rsa', workerData.options);
     parentPort.postMessage({ publicKeyPem: publicKey, privateKeyDer: privateKey });
   } catch (error) {
     parentPort.postMessage({ failed: String(error && error.name) });
@@ -24,12 +24,14 @@ parentPort.on('message', () => {
 type Reply = { publicKeyPem: string; privateKeyDer: Uint8Array } | { failed: string };
 
 /**
- * RSA-2048 key pairs made on one thread of their own at the lowest CPU priority: at
- * most one core, never a thread of libuv's pool (decryptions run there), and only
- * CPU time nothing else of the service wants. One key at a time. The thread starts
- * on first use and ends with close() (it never keeps the process alive).
+ * RSA-2048 key pairs made on one thread of their own at a low CPU priority: at most
+ * one core, never a thread of libuv's pool (decryptions run there), and (at nice 19)
+ * only CPU time nothing else of the service wants. One key at a time. The thread
+ * starts on first use and ends with close() (it never keeps the process alive).
  */
 export class BackgroundKeyGenerator {
+  constructor(private readonly nice = 19) {}
+
   private worker?: Worker;
   private pending?: { resolve: (pair: RsaKeyPair) => void; reject: (error: Error) => void };
 
@@ -52,7 +54,7 @@ export class BackgroundKeyGenerator {
 
   private thread(): Worker {
     if (this.worker) return this.worker;
-    const worker = new Worker(THREAD_SOURCE, { eval: true, workerData: RSA_KEY_OPTIONS });
+    const worker = new Worker(THREAD_SOURCE, { eval: true, workerData: { options: RSA_KEY_OPTIONS, nice: this.nice } });
     worker.unref();
     worker.on('message', (reply: Reply) => {
       if ('failed' in reply) this.settle(new Error(`key generation failed: ${reply.failed}`));
