@@ -96,57 +96,61 @@ export class KeysRepository {
   /**
    * A new key and the device's reservation for it in ONE transaction, so that a
    * crash between them cannot take a generation without leaving a key. Under the
-   * same per-device lock as reserveGeneration: the limit is checked first (a refused
-   * device takes no pair), then the key's pair is either `pair` (made on request) or
-   * claimed from the pool: the oldest pair younger than `freshAfter`, deleted with
-   * FOR UPDATE SKIP LOCKED, so concurrent claims on any number of instances never
-   * get the same pair and never wait for each other. Claiming moves the row under
-   * the same id: its wrapped private key is valid as it is.
+   * per-device advisory lock (transaction-scoped), so that concurrent calls on any
+   * number of replicas count exactly. The limit is checked first (a refused device
+   * takes no pair); the key's pair is either `pair` (made on request) or claimed from
+   * the pool: the oldest pair younger than `freshAfter`, deleted with FOR UPDATE SKIP
+   * LOCKED, so concurrent claims never get the same pair and never wait for each
+   * other. Claiming moves the row under the same id: its wrapped private key is valid
+   * as it is. Two statements (the lock, then one statement for the rest): a claim
+   * costs four round trips, BEGIN and COMMIT included.
    */
-  createWithinLimit(
+  async createWithinLimit(
     limit: GenerationLimit,
     owner: KeyOwner,
     pair: PoolPair | { claimFromPool: { freshAfter: Date } | null },
   ): Promise<KeyCreation> {
-    return this.prisma.$transaction(
-      async (tx): Promise<KeyCreation> => {
-        const refusal = await this.checkLimit(tx, limit);
-        if (refusal) return refusal;
-        let keyPair: PoolPair | undefined;
-        if ('claimFromPool' in pair) {
-          if (!pair.claimFromPool) return { outcome: 'no-pair' };
-          [keyPair] = await tx.$queryRaw<PoolPair[]>`
-            DELETE FROM "KeyPoolPair"
-             WHERE "id" = (SELECT "id" FROM "KeyPoolPair"
-                            WHERE "createdAt" > ${pair.claimFromPool.freshAfter}
-                            ORDER BY "createdAt", "id"
-                            LIMIT 1 FOR UPDATE SKIP LOCKED)
-            RETURNING "id", "publicKey", "privateKey"`;
-          if (!keyPair) return { outcome: 'no-pair' };
-        } else {
-          keyPair = pair;
-        }
-        await tx.keyGeneration.create({ data: { deviceId: limit.deviceId, createdAt: limit.now } });
-        const key = await tx.clientEncryptionKey.create({
-          data: { ...owner, ...keyPair, updatedAt: owner.createdAt },
-          select: RECORD,
-        });
-        return { outcome: 'created', key };
-      },
-      { maxWait: 10_000, timeout: 10_000 },
-    );
-  }
-
-  /** Takes the device's lock (until the transaction ends); a refusal when its window is full. */
-  private async checkLimit(tx: Prisma.TransactionClient, limit: GenerationLimit): Promise<KeyCreation | null> {
-    await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`kms:keygen:${limit.deviceId}`}, 0))`;
-    const inWindow = await tx.keyGeneration.findMany({
-      where: { deviceId: limit.deviceId, createdAt: { gt: limit.windowStart } },
-      orderBy: { createdAt: 'asc' },
-      select: { createdAt: true },
-      take: limit.max,
-    });
-    return inWindow.length >= limit.max ? { outcome: 'refused', oldestInWindow: inWindow[0].createdAt } : null;
+    const { deviceId, now, windowStart, max } = limit;
+    const claim = 'claimFromPool' in pair ? pair.claimFromPool : undefined;
+    const pairSql =
+      claim === undefined
+        ? Prisma.sql`SELECT ${(pair as PoolPair).id}::text AS "id", ${(pair as PoolPair).publicKey}::text AS "publicKey",
+                            ${(pair as PoolPair).privateKey}::text AS "privateKey"
+                      WHERE (SELECT ok FROM allowed)`
+        : claim === null
+          ? Prisma.sql`SELECT NULL::text AS "id", NULL::text AS "publicKey", NULL::text AS "privateKey" WHERE false`
+          : Prisma.sql`DELETE FROM "KeyPoolPair"
+                        WHERE "id" = (SELECT "id" FROM "KeyPoolPair"
+                                       WHERE (SELECT ok FROM allowed) AND "createdAt" > ${claim.freshAfter}::timestamptz
+                                       ORDER BY "createdAt", "id"
+                                       LIMIT 1 FOR UPDATE SKIP LOCKED)
+                       RETURNING "id", "publicKey", "privateKey"`;
+    const [, [row]] = await this.prisma.$transaction([
+      this.prisma.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`kms:keygen:${deviceId}`}, 0))`,
+      this.prisma.$queryRaw<(Partial<KeyRecord> & { ok: boolean; oldest: Date | null })[]>`
+        WITH recent AS (
+               SELECT "createdAt" FROM "KeyGeneration"
+                WHERE "deviceId" = ${deviceId} AND "createdAt" > ${windowStart}::timestamptz
+                ORDER BY "createdAt" LIMIT ${max}),
+             allowed AS (SELECT count(*) < ${max} AS ok, min("createdAt") AS oldest FROM recent),
+             pair AS (${pairSql}),
+             ledger AS (
+               INSERT INTO "KeyGeneration" ("id", "deviceId", "createdAt")
+               SELECT gen_random_uuid()::text, ${deviceId}::text, ${now}::timestamptz FROM pair),
+             created AS (
+               INSERT INTO "ClientEncryptionKey"
+                      ("id", "deviceId", "appVersion", "publicKey", "privateKey", "expiresAt", "createdAt", "updatedAt")
+               SELECT "id", ${owner.deviceId}::text, ${owner.appVersion}::text, "publicKey", "privateKey",
+                      ${owner.expiresAt}::timestamptz, ${owner.createdAt}::timestamptz, ${owner.createdAt}::timestamptz
+                 FROM pair
+               RETURNING "id", "deviceId", "appVersion", "publicKey", "expiresAt", "deprecated", "deprecatedAt",
+                         "revokedAt", "createdAt")
+        SELECT allowed.ok, allowed.oldest, created.* FROM allowed LEFT JOIN created ON true`,
+    ]);
+    if (!row.ok) return { outcome: 'refused', oldestInWindow: row.oldest! };
+    if (!row.id) return { outcome: 'no-pair' };
+    const { ok: _ok, oldest: _oldest, ...key } = row;
+    return { outcome: 'created', key: key as KeyRecord };
   }
 
   // The key pool (KeyPoolPair).
