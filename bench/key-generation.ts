@@ -125,6 +125,13 @@ const poolCounters = async (client: Client) => {
   };
 };
 
+/** The generate operation's time inside the service (kms_operation_duration_seconds), seconds. */
+const serverGenerateTime = async (client: Client) => {
+  const text = await scrape(client);
+  const labels = '\\{operation="generate",outcome="success"\\}';
+  return { sum: sample(text, `kms_operation_duration_seconds_sum${labels}`), count: sample(text, `kms_operation_duration_seconds_count${labels}`) };
+};
+
 /**
  * Until the pool holds `size` pairs. Counted as pairs added minus pairs claimed (exact on a
  * fresh service that discarded none): kms_key_pool_pairs is cached for 5 s.
@@ -203,7 +210,12 @@ async function main() {
 
     // Warm pool: every key claimed.
     const before = await poolCounters(pooled);
+    const served = await serverGenerateTime(pooled);
     report('generateEncryptionKey, pool warm, sequential', 'warm_seq', await generateLoad(pooled, 1, SEQUENTIAL));
+    const servedAfter = await serverGenerateTime(pooled);
+    const serverMean = (servedAfter.sum - served.sum) / (servedAfter.count - served.count);
+    console.log(`  inside the service (the generate operation, mean): ${(serverMean * 1000).toFixed(1)} ms`);
+    figures.warm_seq_service_mean_ms = round(serverMean * 1000);
     await poolFull(pooled, POOL);
     report(`generateEncryptionKey, pool warm, ${CONCURRENCY} concurrent`, 'warm_c16', await generateLoad(pooled, CONCURRENCY, PER_CLIENT));
     const after = await poolCounters(pooled);
