@@ -6,7 +6,7 @@ import { Clock } from '../common';
 import type { MetricsRecorder } from '../telemetry';
 import { BackgroundKeyGenerator } from './crypto/background-key-generator';
 import { MasterKeyRing } from './crypto/master-key-ring';
-import { hasSpareCapacity, KeyPool, SPARE_CAPACITY } from './key-pool';
+import { hasSpareCapacity, KeyPool, MAKE_PAIR_TIMEOUT_MS, SPARE_CAPACITY } from './key-pool';
 import type { KeysRepository } from './keys.repository';
 
 describe('hasSpareCapacity (when the refill may start a key pair)', () => {
@@ -68,6 +68,37 @@ describe('KeyPool.refillStep', () => {
     const wanted = refillTurn.mock.calls[0][1];
     // Once filling, it goes on past the threshold up to the size.
     expect([1, 2, 3, 4].map((count) => wanted(count))).toEqual([true, true, true, false]);
+  });
+});
+
+describe('KeyPool, a pair that takes too long', () => {
+  it('is abandoned after MAKE_PAIR_TIMEOUT_MS: the thread ends and the turn fails (rolls back)', async () => {
+    jest.useFakeTimers();
+    try {
+      const config = loadConfig({ NODE_ENV: 'test', KEY_POOL_SIZE: '4', KEY_POOL_REFILL_BELOW: '4' });
+      let rejectPending!: (error: Error) => void;
+      const generator = {
+        generate: () => new Promise((_resolve, reject) => (rejectPending = reject)),
+        close: jest.fn(async () => rejectPending(new Error('key generator closed'))),
+      };
+      const keys = {
+        refillTurn: async (_stale: Date, _wanted: unknown, make: () => Promise<unknown>) => ({ added: await make() }),
+      } as unknown as KeysRepository;
+      const recorder = { activity: { running: 0, lastFinishedAt: -Infinity } } as unknown as MetricsRecorder;
+      const pool = new KeyPool(config, keys, new MasterKeyRing([{ id: 'k', key: Buffer.alloc(32) }]), new Clock(), recorder);
+      Object.assign(pool, { generator });
+      jest.spyOn(performance, 'eventLoopUtilization').mockReturnValue({ idle: 1, active: 0, utilization: 0 });
+      const step = pool.refillStep();
+      step.catch(() => undefined);
+      await jest.advanceTimersByTimeAsync(MAKE_PAIR_TIMEOUT_MS - 1);
+      expect(generator.close).not.toHaveBeenCalled();
+      await jest.advanceTimersByTimeAsync(1);
+      await expect(step).rejects.toThrow(`no key pair made in ${MAKE_PAIR_TIMEOUT_MS} ms`);
+      expect(generator.close).toHaveBeenCalled();
+    } finally {
+      jest.useRealTimers();
+      jest.restoreAllMocks();
+    }
   });
 });
 

@@ -16,6 +16,12 @@ const POLL_MS = 5_000;
 const BUSY_RECHECK_MS = 50;
 /** A refill turn failed (database away...): try again after this. */
 const ERROR_PAUSE_MS = 5_000;
+/**
+ * Longest one pair may take (its turn holds a transaction and a connection meanwhile):
+ * about 150 ms of a core, but at nice 19 under a long overload it gets no CPU. Past this
+ * the pair is abandoned and the turn rolls back; the next turn starts afresh.
+ */
+export const MAKE_PAIR_TIMEOUT_MS = 60_000;
 
 /** How busy the process is, as the refill sees it before each key pair. */
 export interface Load {
@@ -207,7 +213,18 @@ export class KeyPool implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   private async makePair(): Promise<PoolPair & { createdAt: Date }> {
-    const { publicKeyPem, privateKeyDer }: RsaKeyPair = await this.generator.generate();
+    let timer: NodeJS.Timeout | undefined;
+    const abandoned = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        reject(new Error(`no key pair made in ${MAKE_PAIR_TIMEOUT_MS} ms`));
+        void this.generator.close(); // ends the thread: the pair being made is dropped
+      }, MAKE_PAIR_TIMEOUT_MS);
+      timer.unref();
+    });
+    abandoned.catch(() => undefined);
+    const { publicKeyPem, privateKeyDer }: RsaKeyPair = await Promise.race([this.generator.generate(), abandoned]).finally(() =>
+      clearTimeout(timer),
+    );
     const id = randomUUID();
     return { id, publicKey: publicKeyPem, privateKey: this.ring.wrap(id, privateKeyDer), createdAt: this.clock.now() };
   }

@@ -38,7 +38,7 @@ export interface KeyCountsByState {
   awaitingDeletion: number;
 }
 
-/** Longest a refill turn may hold its transaction (and a connection): a generation that starved longer is dropped. */
+/** Longest a refill turn may hold its transaction (and a connection); the pool abandons a pair sooner (MAKE_PAIR_TIMEOUT_MS). */
 const REFILL_TURN_TIMEOUT_MS = 120_000;
 
 /** Every column but the wrapped private key. */
