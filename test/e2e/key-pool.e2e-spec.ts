@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KeyPool } from '../../src/keys';
 import { encryptWithWebCrypto } from '../support/clients';
-import { decrypt, generateKey, newDeviceId } from '../support/operations';
+import { decrypt, errorCode, GENERATE_KEY, generateKey, newDeviceId } from '../support/operations';
 import { startTestApp, TestApp } from '../support/test-app';
 import { TestClock } from '../support/test-clock';
 import { createTestDatabase, TestDatabase } from '../support/test-database';
@@ -120,6 +120,30 @@ describe('the key pool', () => {
       expect(answers.filter((answer) => answer.errors?.[0]?.extensions.code === 'RATE_LIMITED')).toHaveLength(3);
       expect(await t.prisma.keyGeneration.count({ where: { deviceId } })).toBe(3);
       expect(await t.prisma.clientEncryptionKey.count({ where: { deviceId } })).toBe(3);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('puts a pair made on request into the pool when the device ran out of generations meanwhile', async () => {
+    const t = await startTestApp({ env: { ...FILL, KEY_POOL_SIZE: '4', KEY_POOL_REFILL_BELOW: '4', MAX_KEY_GEN_PER_DEVICE: '1' } });
+    try {
+      const pool = t.app.get(KeyPool);
+      await pool.onModuleDestroy(); // no refill: the pool stays empty
+      await t.prisma.keyPoolPair.deleteMany();
+      const deviceId = newDeviceId('one-left');
+      // All four find the device within its limit and the pool empty, and make a key; one may store it.
+      const answers = await Promise.all(Array.from({ length: 4 }, () => t.gql(GENERATE_KEY, { input: { deviceId } })));
+      expect(answers.filter((answer) => answer.data?.generateEncryptionKey)).toHaveLength(1);
+      expect(answers.filter((answer) => errorCode(answer) === 'RATE_LIMITED')).toHaveLength(3);
+      expect(pool.misses).toBeGreaterThan(1);
+      const kept = await poolIds(t);
+      expect(kept).toHaveLength(pool.misses - 1);
+
+      const other = await generateKey(t, newDeviceId('gets-kept-pair'));
+      expect(kept).toContain(other.keyId);
+      const encryptedData = await encryptWithWebCrypto(other.publicKey, 'kept pair');
+      expect((await decrypt(t, { keyId: other.keyId, encryptedData })).data?.decryptData.data).toBe('kept pair');
     } finally {
       await t.close();
     }
