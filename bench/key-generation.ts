@@ -14,10 +14,13 @@
  *   refill made meanwhile;
  * and as its last line the same figures as name=value pairs. Asserts nothing.
  *
- *   npm run bench:key-generation [-- --requests 40] [--seconds 8] [--pool 120]
+ *   npm run bench:key-generation [-- --requests 40] [--seconds 8] [--pool 120] [--profile]
+ *
+ * --profile: then CPU-profiles every process of the pooled service during one more warm run at
+ * 16 concurrent, and prints the top of the profile (bench/profile-summary.ts).
  */
 import { generateKeyPair } from 'node:crypto';
-import { mkdtempSync, rmSync, chmodSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, chmodSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -26,6 +29,7 @@ import { parseArgs, promisify } from 'node:util';
 import { encryptWithWebCrypto } from '../test/support/clients';
 import { DECRYPT_DATA, ENCRYPTION_KEY, GENERATE_KEY } from '../test/support/operations';
 import { LoadService, startLoadService } from './load';
+import { printSummary, summariseProfiles } from './profile-summary';
 import { percentile } from './support';
 
 const { values } = parseArgs({
@@ -33,6 +37,7 @@ const { values } = parseArgs({
     requests: { type: 'string', default: '40' },
     seconds: { type: 'string', default: '8' },
     pool: { type: 'string', default: '120' },
+    profile: { type: 'boolean', default: false },
   },
 });
 const SEQUENTIAL = Number(values.requests);
@@ -70,9 +75,14 @@ interface Client {
   serviceKey: string;
 }
 
-async function startService(env: Record<string, string>, dir: string): Promise<Client> {
+const PROFILE_DIR = join(tmpdir(), `kms-bench-keygen-profiles-${Date.now()}`);
+
+async function startService(env: Record<string, string>, dir: string, profiled = false): Promise<Client> {
   mkdirSync(dir, { mode: 0o711 });
-  const service = await startLoadService(env, { workDir: dir });
+  const service = await startLoadService(
+    { ...env, ...(profiled ? { KMS_BENCH_PROFILE_DIR: PROFILE_DIR } : {}) },
+    { workDir: dir, ...(profiled ? { nodeArgs: ['-r', join(__dirname, 'cpu-profile-hook.ts')] } : {}) },
+  );
   const createKey = async (scope: string) =>
     (
       await service.gql(
@@ -175,6 +185,23 @@ async function concurrentDecrypt(client: Client, body: string, clients: number, 
   return latencies.sort((a, b) => a - b);
 }
 
+/** CPU profiles of every process of the service during one more warm run at 16 concurrent. */
+async function profileWarm(client: Client) {
+  await poolFull(client, POOL);
+  const pids = client.service.nodePids();
+  for (const pid of pids) process.kill(pid, 'SIGUSR2');
+  const latencies = await generateLoad(client, CONCURRENCY, PER_CLIENT);
+  for (const pid of pids) process.kill(pid, 'SIGUSR2');
+  console.log(`\nprofiled: generateEncryptionKey, pool warm, ${CONCURRENCY} concurrent: p50 ${percentile(latencies, 50).toFixed(1)} ms; profiles: ${PROFILE_DIR}`);
+  await sleep(1500);
+  const files = readdirSync(PROFILE_DIR).map((file) => join(PROFILE_DIR, file));
+  const workers = files.filter((file) => file.includes('/worker-'));
+  const primary = files.filter((file) => file.includes('/primary-'));
+  if (workers.length > 0) printSummary(`workers (${workers.length})`, summariseProfiles(workers, 15));
+  if (primary.length > 0) printSummary('first process', summariseProfiles(primary, workers.length > 0 ? 6 : 15));
+  console.log('');
+}
+
 function report(label: string, name: string, sorted: number[]) {
   const p50 = percentile(sorted, 50);
   const p99 = percentile(sorted, 99);
@@ -193,7 +220,7 @@ async function main() {
   try {
     // The pool from empty, as on a fresh install.
     const startedAt = performance.now();
-    pooled = await startService({ KEY_POOL_SIZE: String(POOL), KEY_POOL_REFILL_BELOW: String(POOL) }, join(workDir, 'pooled'));
+    pooled = await startService({ KEY_POOL_SIZE: String(POOL), KEY_POOL_REFILL_BELOW: String(POOL) }, join(workDir, 'pooled'), values.profile);
     await poolFull(pooled, POOL);
     const fillSeconds = (performance.now() - startedAt) / 1000;
     console.log(`pool filled from empty: ${POOL} pairs ${fillSeconds.toFixed(1)} s after start (${(POOL / fillSeconds).toFixed(1)} pairs/s, start-up included)`);
@@ -222,6 +249,8 @@ async function main() {
     console.log(`  claims ${after.claims - before.claims}, misses ${after.misses - before.misses}`);
     figures.warm_claims = after.claims - before.claims;
     figures.warm_misses = after.misses - before.misses;
+
+    if (values.profile) await profileWarm(pooled);
 
     // decryptData with the pool full (no refill), then right after emptying it (refill running).
     const key = JSON.parse(JSON.stringify((await pooled.service.gql(GENERATE_KEY, { input: { deviceId: 'bench-decrypt' } })).generateEncryptionKey));
