@@ -43,7 +43,8 @@ describe('a service killed while it stores a new key', () => {
 
   const count = async (query: string, values: unknown[] = []) => Number((await sql.query(query, values)).rows[0].count);
   const otherSessions = () =>
-    count('SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
+    count(`SELECT count(*) FROM pg_stat_activity
+            WHERE datname = current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid()`);
 
   it.each([
     ['made on request (no pool)', { KEY_POOL_SIZE: '0' }],
