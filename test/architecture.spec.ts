@@ -61,6 +61,7 @@ const OWNERS: Record<string, { module: string; accessor: string }> = {
   ClientEncryptionKey: { module: 'keys', accessor: 'clientEncryptionKey' },
   KeyGeneration: { module: 'keys', accessor: 'keyGeneration' },
   CallerKeyGeneration: { module: 'keys', accessor: 'callerKeyGeneration' },
+  KeyPoolPair: { module: 'keys', accessor: 'keyPoolPair' },
   EncryptionMetric: { module: 'telemetry', accessor: 'encryptionMetric' },
   UserCredential: { module: 'auth', accessor: 'userCredential' },
   ConsumedCiphertext: { module: 'auth', accessor: 'consumedCiphertext' },

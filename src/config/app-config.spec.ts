@@ -29,6 +29,7 @@ describe('loadConfig', () => {
         callerBudgetPerMinute: 60,
         callerBudgetOverrides: new Map(),
         maxGenerationsPerRequest: 3,
+        pool: { size: 64, refillBelow: 48, maxAgeHours: 168, refillNice: 19 },
       },
       rotation: { cron: '0 3 * * *' },
       auth: { maxAttempts: 5, lockoutMinutes: 15 },
@@ -131,6 +132,18 @@ describe('loadConfig', () => {
     expect(error.problems).toHaveLength(1);
     expect(error.problems[0]).toMatch(/^CORS_ORIGINS: must be comma-separated exact origins/);
     expect(error.problems[0]).toContain(reason);
+  });
+
+  it('refuses a key pool refill threshold above its size, unless there is no pool', () => {
+    expect(problemsOf({ KEY_POOL_SIZE: '10', KEY_POOL_REFILL_BELOW: '11' }).problems).toEqual([
+      'KEY_POOL_REFILL_BELOW: must not exceed KEY_POOL_SIZE (unless KEY_POOL_SIZE=0, no pool)',
+    ]);
+    expect(problemsOf({ KEY_POOL_SIZE: '-1', KEY_POOL_MAX_AGE_HOURS: '0' }).problems).toEqual([
+      'KEY_POOL_SIZE: must not be less than 0 (got "-1")',
+      'KEY_POOL_MAX_AGE_HOURS: must not be less than 1 (got "0")',
+    ]);
+    expect(loadConfig({ KEY_POOL_SIZE: '0' }).keys.pool).toEqual({ size: 0, refillBelow: 48, maxAgeHours: 168, refillNice: 19 });
+    expect(loadConfig({ KEY_POOL_SIZE: '10', KEY_POOL_REFILL_BELOW: '10' }).keys.pool.refillBelow).toBe(10);
   });
 
   it('refuses to run in production without a master key ring and a pepper', () => {

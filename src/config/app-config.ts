@@ -64,6 +64,17 @@ export interface AppConfig {
     /** Key generations one HTTP request may attempt, however batched or aliased. */
     maxGenerationsPerRequest: number;
     maxEncryptedDataSize: number;
+    /** Key pairs made ahead of need (size 0: no pool, every key is made on request). */
+    pool: {
+      /** Pairs a refill fills the pool up to. */
+      size: number;
+      /** A refill starts when fewer pairs than this are left. */
+      refillBelow: number;
+      /** An unclaimed pair older than this is never handed out, and is replaced. */
+      maxAgeHours: number;
+      /** CPU priority (Linux niceness, per thread) of the refill's thread: 19, only CPU time nothing else wants. */
+      refillNice: number;
+    };
   };
   rotation: { cron: string; batchSize: number };
   /** Newest first; undefined means "use the development key file". */
@@ -141,7 +152,7 @@ export function currentHost(): HostFacts {
  * The connection budget of one service instance (DATABASE_MAX_CONNECTIONS, all its
  * workers together): each worker holds one connection for LISTEN (cache invalidation),
  * at most LOCK_SESSIONS_PER_WORKER session connections for advisory locks (the daily
- * job, rotations, the key pool), and its Prisma pool: what is left of its share, at
+ * job, rotations), and its Prisma pool: what is left of its share, at
  * most MAX_POOL_SIZE (beyond that, requests wait on the database, not on the pool).
  */
 export const LOCK_SESSIONS_PER_WORKER = 2;
@@ -188,6 +199,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, host: HostFa
   const budget = connectionBudget(env.DATABASE_MAX_CONNECTIONS, workers);
   if ('problem' in budget && !problems.some((problem) => /^(WEB_CONCURRENCY|DATABASE_MAX_CONNECTIONS):/.test(problem))) {
     problems.push(budget.problem);
+  }
+  if (env.KEY_POOL_SIZE > 0 && env.KEY_POOL_REFILL_BELOW > env.KEY_POOL_SIZE) {
+    problems.push('KEY_POOL_REFILL_BELOW: must not exceed KEY_POOL_SIZE (unless KEY_POOL_SIZE=0, no pool)');
   }
   if (env.SHUTDOWN_KEEPALIVE_GRACE_MS >= env.SHUTDOWN_TIMEOUT_MS) {
     problems.push('SHUTDOWN_KEEPALIVE_GRACE_MS: must be shorter than SHUTDOWN_TIMEOUT_MS');
@@ -253,6 +267,12 @@ function toAppConfig(env: Environment, isProduction: boolean, host: HostFacts, w
       callerBudgetOverrides: parseCallerBudgets(env.KEY_GEN_CALLER_BUDGETS ?? ''),
       maxGenerationsPerRequest: env.MAX_KEY_GEN_PER_REQUEST,
       maxEncryptedDataSize: env.MAX_ENCRYPTED_DATA_SIZE,
+      pool: {
+        size: env.KEY_POOL_SIZE,
+        refillBelow: env.KEY_POOL_REFILL_BELOW,
+        maxAgeHours: env.KEY_POOL_MAX_AGE_HOURS,
+        refillNice: env.KEY_POOL_REFILL_NICE,
+      },
     },
     rotation: { cron: env.KEY_ROTATION_CRON, batchSize: env.KEY_ROTATION_BATCH_SIZE },
     masterKeys: env.KMS_MASTER_KEYS ? parseMasterKeys(env.KMS_MASTER_KEYS) : undefined,

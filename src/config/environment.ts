@@ -214,6 +214,18 @@ export class Environment {
   @Type(() => Number) @Min(1) @Max(100) @IsInt()
   MAX_KEY_GEN_PER_REQUEST = 3;
 
+  @Type(() => Number) @Min(0) @Max(100000) @IsInt()
+  KEY_POOL_SIZE = 64;
+
+  @Type(() => Number) @Min(1) @Max(100000) @IsInt()
+  KEY_POOL_REFILL_BELOW = 48;
+
+  @Type(() => Number) @Min(1) @Max(8760) @IsInt()
+  KEY_POOL_MAX_AGE_HOURS = 168;
+
+  @Type(() => Number) @Min(0) @Max(19) @IsInt()
+  KEY_POOL_REFILL_NICE = 19;
+
   @Type(() => Number) @Min(256) @Max(1048576) @IsInt()
   MAX_ENCRYPTED_DATA_SIZE = 2048;
 

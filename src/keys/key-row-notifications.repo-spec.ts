@@ -32,7 +32,9 @@ describe('device key change notifications', () => {
     return [...received];
   };
   const insert = (id: string) =>
-    keys.insert({ id, deviceId: 'device', appVersion: null, publicKey: 'pem', privateKey: `kms1.a.${id}`, expiresAt: new Date(NOW.getTime() + 3_600_000), createdAt: NOW });
+    db.prisma.clientEncryptionKey.create({
+      data: { id, deviceId: 'device', publicKey: 'pem', privateKey: `kms1.a.${id}`, expiresAt: new Date(NOW.getTime() + 3_600_000), createdAt: NOW, updatedAt: NOW },
+    });
 
   it('names the key on revocation, deprecation, re-wrap and deletion, once per change', async () => {
     expect(await notified(() => insert('n1'))).toEqual([]);
@@ -40,7 +42,7 @@ describe('device key change notifications', () => {
     expect(await notified(() => keys.revoke('n1', NOW, 'again'))).toEqual([]); // already revoked: nothing changed
     await insert('n2');
     expect(await notified(() => keys.deprecate(['n2'], NOW))).toEqual(['n2']);
-    expect(await notified(() => keys.replaceWrapped('n2', 'kms1.a.n2', 'kms1.b.n2'))).toEqual(['n2']);
+    expect(await notified(() => keys.replaceWrapped('ClientEncryptionKey', 'n2', 'kms1.a.n2', 'kms1.b.n2'))).toEqual(['n2']);
     expect(await notified(() => db.prisma.clientEncryptionKey.deleteMany({ where: { id: { in: ['n1', 'n2'] } } }))).toEqual(
       expect.arrayContaining(['n1', 'n2']),
     );

@@ -4,13 +4,14 @@ import { PrivateKeyCache } from './crypto/private-key-cache';
 import { CallerGenerationsRepository } from './caller-generations.repository';
 import { GenerationBudget } from './generation-budget';
 import { KeyMaintenance } from './key-maintenance';
+import { KeyPool } from './key-pool';
 import { KeyRowCache } from './key-row-cache';
 import { KeyUsageRecorder } from './key-usage.recorder';
 import { KeysRepository } from './keys.repository';
 import { KeysResolver } from './keys.resolver';
 import { KeysService } from './keys.service';
 
-/** Device keys and everything stored about them (ClientEncryptionKey, KeyGeneration, CallerKeyGeneration). */
+/** Device keys and everything stored about them (ClientEncryptionKey, KeyGeneration, CallerKeyGeneration, KeyPoolPair). */
 @Module({
   providers: [
     masterKeyRingProvider,
@@ -20,10 +21,11 @@ import { KeysService } from './keys.service';
     GenerationBudget,
     KeyUsageRecorder,
     KeyRowCache,
+    KeyPool,
     KeysService,
     KeyMaintenance,
     KeysResolver,
   ],
-  exports: [KeysService, KeyMaintenance],
+  exports: [KeysService, KeyMaintenance, KeyPool],
 })
 export class KeysModule {}

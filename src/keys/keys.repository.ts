@@ -2,9 +2,33 @@ import { Injectable } from '@nestjs/common';
 import { Batch, deleteInsertOnlyBatch, Prisma, PrismaService, runBatch, SqlNumber } from '../database';
 import { lifecycleSql } from './key-lifecycle.sql';
 import type { KeyRecord, NewKey, StoredKey } from './key-record';
-import { DEVICE_LEDGER, reserveInWindow, WindowReservation } from './window-ledger';
 
-export type GenerationReservation = WindowReservation;
+/** The per-device rate limit: at most `max` generations after `windowStart`. */
+export interface GenerationLimit {
+  deviceId: string;
+  now: Date;
+  windowStart: Date;
+  max: number;
+}
+
+/** A key pair made ahead of need (KeyPoolPair): its private key wrapped for the id it keeps. */
+export interface PoolPair {
+  id: string;
+  publicKey: string;
+  privateKey: string;
+}
+
+/** The fields of a new key that do not come from its key pair. */
+export type KeyOwner = Omit<NewKey, 'id' | 'publicKey' | 'privateKey'>;
+
+export type KeyCreation =
+  | { outcome: 'created'; key: KeyRecord }
+  | { outcome: 'refused'; oldestInWindow: Date }
+  /** Within the limit, but no pair to claim (or none asked for): nothing was written. */
+  | { outcome: 'no-pair' };
+
+/** The tables holding wrapped private keys (the re-wrap walks both). */
+export type WrappedKeyTable = 'ClientEncryptionKey' | 'KeyPoolPair';
 
 export interface KeyCountsByState {
   active: number;
@@ -13,6 +37,9 @@ export interface KeyCountsByState {
   /** Past retention: gone for clients, row not yet deleted by the daily job. */
   awaitingDeletion: number;
 }
+
+/** Longest a refill turn may hold its transaction (and a connection); the pool abandons a pair sooner (MAKE_PAIR_TIMEOUT_MS). */
+const REFILL_TURN_TIMEOUT_MS = 120_000;
 
 /** Every column but the wrapped private key. */
 const RECORD = {
@@ -67,24 +94,104 @@ export class KeysRepository {
   }
 
   /**
-   * Takes one of the device's `max` generations per window, or says when the
-   * oldest one in the window frees up. Serialised per device by a transaction-scoped
-   * advisory lock, so concurrent calls on any number of replicas count exactly.
+   * A new key and the device's reservation for it in ONE transaction, so that a
+   * crash between them cannot take a generation without leaving a key. Under the
+   * per-device advisory lock (transaction-scoped), so that concurrent calls on any
+   * number of replicas count exactly. The limit is checked first (a refused device
+   * takes no pair); the key's pair is either `pair` (made on request) or claimed from
+   * the pool: the oldest pair younger than `freshAfter`, deleted with FOR UPDATE SKIP
+   * LOCKED, so concurrent claims never get the same pair and never wait for each
+   * other. Claiming moves the row under the same id: its wrapped private key is valid
+   * as it is. Two statements (the lock, then one statement for the rest): a claim
+   * costs four round trips, BEGIN and COMMIT included.
    */
-  reserveGeneration(deviceId: string, now: Date, windowStart: Date, max: number): Promise<GenerationReservation> {
-    return reserveInWindow(this.prisma, DEVICE_LEDGER, deviceId, now, windowStart, max);
+  async createWithinLimit(
+    limit: GenerationLimit,
+    owner: KeyOwner,
+    pair: PoolPair | { claimFromPool: { freshAfter: Date } | null },
+  ): Promise<KeyCreation> {
+    const { deviceId, now, windowStart, max } = limit;
+    const claim = 'claimFromPool' in pair ? pair.claimFromPool : undefined;
+    const pairSql =
+      claim === undefined
+        ? Prisma.sql`SELECT ${(pair as PoolPair).id}::text AS "id", ${(pair as PoolPair).publicKey}::text AS "publicKey",
+                            ${(pair as PoolPair).privateKey}::text AS "privateKey"
+                      WHERE (SELECT ok FROM allowed)`
+        : claim === null
+          ? Prisma.sql`SELECT NULL::text AS "id", NULL::text AS "publicKey", NULL::text AS "privateKey" WHERE false`
+          : Prisma.sql`DELETE FROM "KeyPoolPair"
+                        WHERE "id" = (SELECT "id" FROM "KeyPoolPair"
+                                       WHERE (SELECT ok FROM allowed) AND "createdAt" > ${claim.freshAfter}::timestamptz
+                                       ORDER BY "createdAt", "id"
+                                       LIMIT 1 FOR UPDATE SKIP LOCKED)
+                       RETURNING "id", "publicKey", "privateKey"`;
+    const [, [row]] = await this.prisma.$transaction([
+      this.prisma.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`kms:keygen:${deviceId}`}, 0))`,
+      this.prisma.$queryRaw<(Partial<KeyRecord> & { ok: boolean; oldest: Date | null })[]>`
+        WITH recent AS (
+               SELECT "createdAt" FROM "KeyGeneration"
+                WHERE "deviceId" = ${deviceId} AND "createdAt" > ${windowStart}::timestamptz
+                ORDER BY "createdAt" LIMIT ${max}),
+             allowed AS (SELECT count(*) < ${max} AS ok, min("createdAt") AS oldest FROM recent),
+             pair AS (${pairSql}),
+             ledger AS (
+               INSERT INTO "KeyGeneration" ("id", "deviceId", "createdAt")
+               SELECT gen_random_uuid()::text, ${deviceId}::text, ${now}::timestamptz FROM pair),
+             created AS (
+               INSERT INTO "ClientEncryptionKey"
+                      ("id", "deviceId", "appVersion", "publicKey", "privateKey", "expiresAt", "createdAt", "updatedAt")
+               SELECT "id", ${owner.deviceId}::text, ${owner.appVersion}::text, "publicKey", "privateKey",
+                      ${owner.expiresAt}::timestamptz, ${owner.createdAt}::timestamptz, ${owner.createdAt}::timestamptz
+                 FROM pair
+               RETURNING "id", "deviceId", "appVersion", "publicKey", "expiresAt", "deprecated", "deprecatedAt",
+                         "revokedAt", "createdAt")
+        SELECT allowed.ok, allowed.oldest, created.* FROM allowed LEFT JOIN created ON true`,
+    ]);
+    if (!row.ok) return { outcome: 'refused', oldestInWindow: row.oldest! };
+    if (!row.id) return { outcome: 'no-pair' };
+    const { ok: _ok, oldest: _oldest, ...key } = row;
+    return { outcome: 'created', key: key as KeyRecord };
   }
 
-  /** Gives a generation back when the key could not be made after all. */
-  async releaseGeneration(reservationId: string): Promise<void> {
-    await this.prisma.keyGeneration.deleteMany({ where: { id: reservationId } });
+  // The key pool (KeyPoolPair).
+
+  /** Puts a pair (made for a request that could not use it after all) into the pool. */
+  async addPoolPair(pair: PoolPair, createdAt: Date): Promise<void> {
+    await this.prisma.keyPoolPair.create({ data: { ...pair, createdAt } });
   }
 
-  insert(key: NewKey): Promise<KeyRecord> {
-    return this.prisma.clientEncryptionKey.create({
-      data: { ...key, updatedAt: key.createdAt },
-      select: RECORD,
-    });
+  /** Pairs in the pool, stale ones included (the refill discards them). */
+  countPoolPairs(): Promise<number> {
+    return this.prisma.keyPoolPair.count();
+  }
+
+  /**
+   * One turn of the pool's refill, in a transaction holding a transaction-level
+   * advisory lock, so that one refill (one key generation) runs at a time across every
+   * worker and replica, and a process that dies releases it with its connection.
+   * Another refill under way: `{ turn: false }` at once. Otherwise discards the pairs
+   * created at or before `staleUpTo`, counts the rest, and if `wanted(count)` adds the
+   * pair `make()` gives.
+   */
+  refillTurn(
+    staleUpTo: Date,
+    wanted: (count: number) => boolean,
+    make: () => Promise<PoolPair & { createdAt: Date }>,
+  ): Promise<{ turn: false } | { turn: true; discarded: number; count: number; added: boolean }> {
+    return this.prisma.$transaction(
+      async (tx) => {
+        const [{ acquired }] = await tx.$queryRaw<{ acquired: boolean }[]>`
+          SELECT pg_try_advisory_xact_lock(hashtextextended('kms:key-pool-refill', 0)) AS acquired`;
+        if (!acquired) return { turn: false as const };
+        const discarded = await tx.$executeRaw`DELETE FROM "KeyPoolPair" WHERE "createdAt" <= ${staleUpTo}`;
+        const count = await tx.keyPoolPair.count();
+        if (!wanted(count)) return { turn: true as const, discarded, count, added: false };
+        await tx.keyPoolPair.create({ data: await make() });
+        return { turn: true as const, discarded, count: count + 1, added: true };
+      },
+      // A generation takes ~150 ms on an idle core, far longer while requests have the CPU.
+      { maxWait: 10_000, timeout: REFILL_TURN_TIMEOUT_MS },
+    );
   }
 
   /** Adds counted uses to many keys in one statement (keys deleted meanwhile are skipped). */
@@ -184,22 +291,19 @@ export class KeysRepository {
 
   // Re-wrapping private keys under a new master key.
 
-  /** Rows not under the newest master key (their wrapped value does not start with `newestPrefix`), by id from `afterId`. */
-  findWrappedOutside(newestPrefix: string, afterId: string, limit: number) {
-    return this.prisma.clientEncryptionKey.findMany({
-      where: { id: { gt: afterId }, NOT: { privateKey: { startsWith: newestPrefix } } },
-      select: { id: true, privateKey: true },
-      orderBy: { id: 'asc' },
-      take: limit,
-    });
+  /** Rows of `table` not under the newest master key (their wrapped value does not start with `newestPrefix`), by id after `afterId`. */
+  findWrappedOutside(table: WrappedKeyTable, newestPrefix: string, afterId: string, limit: number) {
+    return this.prisma.$queryRaw<{ id: string; privateKey: string }[]>`
+      SELECT "id", "privateKey" FROM ${Prisma.raw(`"${table}"`)}
+       WHERE "id" > ${afterId} AND NOT starts_with("privateKey", ${newestPrefix})
+       ORDER BY "id" LIMIT ${limit}`;
   }
 
   /** Writes the re-wrapped value only if the row still holds what was read. */
-  async replaceWrapped(id: string, expected: string, rewrapped: string): Promise<boolean> {
-    const { count } = await this.prisma.clientEncryptionKey.updateMany({
-      where: { id, privateKey: expected },
-      data: { privateKey: rewrapped },
-    });
+  async replaceWrapped(table: WrappedKeyTable, id: string, expected: string, rewrapped: string): Promise<boolean> {
+    const count = await this.prisma.$executeRaw`
+      UPDATE ${Prisma.raw(`"${table}"`)} SET "privateKey" = ${rewrapped}
+       WHERE "id" = ${id} AND "privateKey" = ${expected}`;
     return count === 1;
   }
 }

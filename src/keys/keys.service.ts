@@ -10,6 +10,7 @@ import { generateRsaKeyPair, importPublicKey, KEY_ALGORITHM, publicKeyJwk } from
 import { GenerationBudget } from './generation-budget';
 import { DAY_MS, decryptsUntil, isPastRetention, KeyStatus, keyStatus } from './key-lifecycle';
 import type { KeyRecord } from './key-record';
+import { KeyPool } from './key-pool';
 import { KeyRowCache } from './key-row-cache';
 import { KeyUsageRecorder } from './key-usage.recorder';
 import { keyErrors } from './keys.errors';
@@ -50,9 +51,15 @@ export class KeysService {
     private readonly lock: AdvisoryLock,
     private readonly rows: KeyRowCache,
     private readonly budget: GenerationBudget,
+    private readonly pool: KeyPool,
   ) {}
 
-  /** A new RSA-2048 key for the device; it becomes the device's active key. */
+  /**
+   * A new RSA-2048 key for the device; it becomes the device's active key. Its pair
+   * comes from the key pool when one is left (key-pool.ts); otherwise it is made here,
+   * as without a pool (a miss is slower, never an error). Either way the device's
+   * generation is counted in the same transaction that stores the key.
+   */
   @Measured('generate', (deviceId: string) => ({ deviceId }))
   generate(deviceId: string, appVersion: string | null): Promise<EncryptionKey> {
     // Within the request's and the caller's budgets (generation-budget.ts), or refused before anything is made.
@@ -61,25 +68,25 @@ export class KeysService {
 
   private async generateForDevice(deviceId: string, appVersion: string | null): Promise<EncryptionKey> {
     const now = this.clock.now();
-    const reservationId = await this.reserveGeneration(deviceId, now);
-    try {
-      const { publicKeyPem, privateKeyDer } = await generateRsaKeyPair();
-      const id = randomUUID();
-      tagOperation({ keyId: id });
-      const stored = await this.keys.insert({
-        id,
-        deviceId,
-        appVersion,
-        publicKey: publicKeyPem,
-        privateKey: this.ring.wrap(id, privateKeyDer),
-        expiresAt: new Date(now.getTime() + this.config.keys.expiryDays * DAY_MS),
-        createdAt: now,
-      });
-      return this.toModel(stored, now);
-    } catch (error) {
-      await this.keys.releaseGeneration(reservationId).catch(() => undefined);
-      throw error;
+    const windowMs = this.config.keys.generationWindowHours * HOUR_MS;
+    const limit = { deviceId, now, windowStart: new Date(now.getTime() - windowMs), max: this.config.keys.maxGenerationsPerDevice };
+    const owner = { deviceId, appVersion, expiresAt: new Date(now.getTime() + this.config.keys.expiryDays * DAY_MS), createdAt: now };
+    const claimed = await this.keys.createWithinLimit(limit, owner, { claimFromPool: this.pool.claimable(now) });
+    if (claimed.outcome === 'created') {
+      this.pool.claimed();
+      return this.created(claimed.key, now);
     }
+    if (claimed.outcome === 'refused') throw this.generationLimit(claimed.oldestInWindow, windowMs, now);
+    // Within the limit a moment ago, and no pair left: made here, then the limit is checked again.
+    this.pool.missed();
+    const { publicKeyPem, privateKeyDer } = await generateRsaKeyPair();
+    const id = randomUUID();
+    const pair = { id, publicKey: publicKeyPem, privateKey: this.ring.wrap(id, privateKeyDer) };
+    const made = await this.keys.createWithinLimit(limit, owner, pair);
+    if (made.outcome === 'created') return this.created(made.key, now);
+    // Other calls of the device took its last generations meanwhile: the pair serves another device.
+    await this.pool.keep(pair, now);
+    throw this.generationLimit(made.outcome === 'refused' ? made.oldestInWindow : now, windowMs, now);
   }
 
   /** Null when unknown or past retention. */
@@ -201,15 +208,13 @@ export class KeysService {
     };
   }
 
-  private async reserveGeneration(deviceId: string, now: Date): Promise<string> {
-    const windowMs = this.config.keys.generationWindowHours * HOUR_MS;
-    const reservation = await this.keys.reserveGeneration(
-      deviceId,
-      now,
-      new Date(now.getTime() - windowMs),
-      this.config.keys.maxGenerationsPerDevice,
-    );
-    if (reservation.granted) return reservation.reservationId;
-    throw keyErrors.generationLimit(secondsUntilFree(reservation.oldestInWindow, windowMs, now));
+  private created(key: KeyRecord, now: Date): EncryptionKey {
+    tagOperation({ keyId: key.id });
+    return this.toModel(key, now);
+  }
+
+  /** RATE_LIMITED, retryable when the oldest generation in the window leaves it. */
+  private generationLimit(oldestInWindow: Date, windowMs: number, now: Date) {
+    return keyErrors.generationLimit(secondsUntilFree(oldestInWindow, windowMs, now));
   }
 }

@@ -7,15 +7,13 @@ export type WindowReservation =
 
 /** An insert-only ledger of the keys module: one row (id, subject, createdAt) per counted event. */
 export interface WindowLedger {
-  table: 'KeyGeneration' | 'CallerKeyGeneration';
+  table: 'CallerKeyGeneration';
   /** The column naming whom the row counts for. */
-  subject: 'deviceId' | 'caller';
+  subject: 'caller';
   /** Prefix of the advisory lock's key (the subject follows it). */
   lockPrefix: string;
 }
 
-/** The per-device limit's ledger (MAX_KEY_GEN_PER_DEVICE). */
-export const DEVICE_LEDGER: WindowLedger = { table: 'KeyGeneration', subject: 'deviceId', lockPrefix: 'kms:keygen' };
 /** The per-caller budget's ledger (MAX_KEY_GEN_PER_CALLER_PER_MINUTE). */
 export const CALLER_LEDGER: WindowLedger = { table: 'CallerKeyGeneration', subject: 'caller', lockPrefix: 'kms:keygen-caller' };
 

@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { CHECK_REFUSALS, checkOutcomeOf, CHECKING_OPERATIONS } from '../auth';
 import { clusterMetricsSource, ErrorCode } from '../common';
-import { GENERATION_REFUSALS, KeyCountsByState, KeysService } from '../keys';
+import { GENERATION_REFUSALS, KeyPool, KeysService } from '../keys';
 import { JobReport, JobReports, MetricEvent, MetricsRecorder, OperationName } from '../telemetry';
 
 const KEY_GENERATION: OperationName = 'generate';
@@ -31,7 +31,6 @@ export class PrometheusMetrics {
     ? clusterMetricsSource(this.registry)
     : () => this.registry.metrics();
   private readonly logger = new Logger(PrometheusMetrics.name);
-  private keyStates?: { at: number; counts: Promise<KeyCountsByState> };
 
   private readonly operations = new Counter({
     name: 'kms_operations_total',
@@ -96,14 +95,23 @@ export class PrometheusMetrics {
     aggregator: 'max',
   });
 
+  private readonly poolRefills = new Histogram({
+    name: 'kms_key_pool_refill_seconds',
+    help: 'Time to make and store one key pool pair (background refill, lowest CPU priority).',
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+
   constructor(
     private readonly recorder: MetricsRecorder,
     private readonly keys: KeysService,
+    private readonly pool: KeyPool,
     reports: JobReports,
   ) {
     collectDefaultMetrics({ register: this.registry });
     this.registerRecorderGauges();
     this.registerKeyStates();
+    this.registerKeyPool();
     recorder.onEvent((event) => this.observe(event));
     reports.onReport((report) => this.observeJob(report));
   }
@@ -174,41 +182,69 @@ export class PrometheusMetrics {
     });
   }
 
+  /** Claims and misses per worker (summed across workers); the pool's size is the instance's. */
+  private registerKeyPool() {
+    const pool = this.pool;
+    this.counterFollowing('kms_key_pool_claims_total', 'Keys handed out from the key pool.', () => pool.claims);
+    this.counterFollowing(
+      'kms_key_pool_misses_total',
+      'Key generations that found the key pool empty and made their key on request.',
+      () => pool.misses,
+    );
+    pool.onRefill((seconds) => this.poolRefills.observe(seconds));
+    const cachedPoolPairs = sharedFor(KEY_STATES_CACHE_MS, () => pool.countPairs());
+    this.instanceGauge('kms_key_pool_pairs', 'Key pairs ready in the key pool (every instance shares it).', [], async (gauge) =>
+      gauge.set(await cachedPoolPairs()),
+    );
+  }
+
   /** Counted in the database at scrape time, at most once per KEY_STATES_CACHE_MS. */
   private registerKeyStates() {
-    const cachedKeyStates = () => this.cachedKeyStates();
+    const cachedKeyStates = sharedFor(KEY_STATES_CACHE_MS, () => this.keys.countByState());
+    this.instanceGauge('kms_keys', 'Stored keys by state (past retention: awaiting_deletion).', ['state'], async (gauge) => {
+      const counts = await cachedKeyStates();
+      gauge.set({ state: 'active' }, counts.active);
+      gauge.set({ state: 'deprecated' }, counts.deprecated);
+      gauge.set({ state: 'revoked' }, counts.revoked);
+      gauge.set({ state: 'awaiting_deletion' }, counts.awaitingDeletion);
+    });
+  }
+
+  /**
+   * A gauge of the whole instance, filled from the database at scrape time. No stale
+   * figures: while the database does not answer, its series disappear.
+   */
+  private instanceGauge<L extends string>(name: string, help: string, labelNames: L[], fill: (gauge: Gauge<L>) => Promise<void>) {
     const logger = this.logger;
-    new Gauge({
-      name: 'kms_keys',
-      help: 'Stored keys by state (past retention: awaiting_deletion).',
-      labelNames: ['state'] as const,
+    new Gauge<L>({
+      name,
+      help,
+      labelNames,
       registers: [this.instanceRegistry],
       async collect() {
         try {
-          const counts = await cachedKeyStates();
-          this.set({ state: 'active' }, counts.active);
-          this.set({ state: 'deprecated' }, counts.deprecated);
-          this.set({ state: 'revoked' }, counts.revoked);
-          this.set({ state: 'awaiting_deletion' }, counts.awaitingDeletion);
+          await fill(this);
         } catch (error) {
-          // No stale figures: the series disappear until the database answers again.
           this.reset();
-          logger.warn({ errorName: (error as Error).name }, 'key states not counted');
+          logger.warn({ errorName: (error as Error).name, metric: name }, 'instance metric not counted');
         }
       },
     });
   }
+}
 
-  private cachedKeyStates(): Promise<KeyCountsByState> {
+/** `read`, its answer shared by every call within `ms` of the call that ran it (a failure is not kept). */
+function sharedFor<T>(ms: number, read: () => Promise<T>): () => Promise<T> {
+  let cached: { at: number; value: Promise<T> } | undefined;
+  return () => {
     const now = performance.now();
-    if (!this.keyStates || now - this.keyStates.at >= KEY_STATES_CACHE_MS) {
-      const counts = this.keys.countByState();
-      // A failed count is not cached.
-      counts.catch(() => {
-        if (this.keyStates?.counts === counts) this.keyStates = undefined;
+    if (!cached || now - cached.at >= ms) {
+      const value = read();
+      value.catch(() => {
+        if (cached?.value === value) cached = undefined;
       });
-      this.keyStates = { at: now, counts };
+      cached = { at: now, value };
     }
-    return this.keyStates.counts;
-  }
+    return cached.value;
+  };
 }

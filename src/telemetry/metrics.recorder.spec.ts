@@ -208,6 +208,22 @@ describe('MetricsRecorder', () => {
     ]);
   });
 
+  it('tells how many operations run now and when the last one finished, failures included', async () => {
+    const { recorder } = recorderWith();
+    expect(recorder.activity).toEqual({ running: 0, lastFinishedAt: -Infinity });
+    let finish!: () => void;
+    const first = recorder.measure('decrypt', {}, () => new Promise<void>((resolve) => (finish = resolve)));
+    const second = recorder.measure('encrypt', {}, () => Promise.reject(new TypeError('boom')));
+    await expect(second).rejects.toThrow();
+    expect(recorder.activity.running).toBe(1);
+    const failedAt = recorder.activity.lastFinishedAt;
+    expect(failedAt).toBeGreaterThan(0);
+    finish();
+    await first;
+    expect(recorder.activity.running).toBe(0);
+    expect(recorder.activity.lastFinishedAt).toBeGreaterThanOrEqual(failedAt);
+  });
+
   it('gives nested operations tag scopes of their own: the inner tags do not reach the outer row', async () => {
     const { recorder, repository } = recorderWith();
     await recorder.measure('rotate', { deviceId: 'd1' }, async () => {

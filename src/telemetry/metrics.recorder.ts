@@ -49,6 +49,8 @@ export class MetricsRecorder implements OnModuleInit, BeforeApplicationShutdown,
   private consecutiveFailures = 0;
   private retryAt = 0;
   private readonly observers: ((event: MetricEvent) => void)[] = [];
+  private operationsRunning = 0;
+  private lastFinishedAt = -Infinity;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -139,6 +141,7 @@ export class MetricsRecorder implements OnModuleInit, BeforeApplicationShutdown,
         duration: Math.round(performance.now() - started),
         timestamp,
       });
+    this.operationsRunning += 1;
     try {
       const result = await inOperationScope(tags, work);
       if (tags.refusal) finish('failure', tags.refusal);
@@ -147,7 +150,19 @@ export class MetricsRecorder implements OnModuleInit, BeforeApplicationShutdown,
     } catch (error) {
       finish('failure', describeFailure(error));
       throw error;
+    } finally {
+      this.operationsRunning -= 1;
+      this.lastFinishedAt = performance.now();
     }
+  }
+
+  /**
+   * How busy this process is with measured operations (every request that does real
+   * work is one): how many run now, and when the last one finished (performance.now(),
+   * -Infinity before any). Background work (the key pool's refill) waits for a lull.
+   */
+  get activity(): { running: number; lastFinishedAt: number } {
+    return { running: this.operationsRunning, lastFinishedAt: this.lastFinishedAt };
   }
 
   /**

@@ -52,15 +52,15 @@ describe('metric rows: batching and shutdown', () => {
 
       // A generation held inside the service while the app starts closing.
       const keys = t.app.get(KeysRepository);
-      const insert = keys.insert.bind(keys);
+      const create = keys.createWithinLimit.bind(keys);
       let entered!: () => void;
       let release!: () => void;
       const inside = new Promise<void>((resolve) => (entered = resolve));
       const gate = new Promise<void>((resolve) => (release = resolve));
-      jest.spyOn(keys, 'insert').mockImplementation(async (key) => {
+      jest.spyOn(keys, 'createWithinLimit').mockImplementation(async (...args) => {
         entered();
         await gate;
-        return insert(key);
+        return create(...args);
       });
       const running = generateKey(t, deviceId);
       await inside;

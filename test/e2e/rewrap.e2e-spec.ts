@@ -86,3 +86,46 @@ describe('re-wrapping private keys under a new master key', () => {
     expect((await prefixes()).filter((id) => id === 'newest')).toHaveLength(5);
   });
 });
+
+describe('re-wrapping the key pool', () => {
+  it('re-wraps the pairs waiting in the pool: one claimed after the old master key left the ring still decrypts', async () => {
+    const oldKey = randomBytes(32);
+    const newKey = randomBytes(32);
+    const database = await createTestDatabase();
+    try {
+      const POOL = { KEY_POOL_SIZE: '2', KEY_POOL_REFILL_BELOW: '2', KEY_POOL_REFILL_NICE: '0' };
+      const before = await startTestApp({ database, env: { ...POOL, KMS_MASTER_KEYS: ringText(['old', oldKey]) } });
+      let pairs: { id: string; privateKey: string }[];
+      try {
+        const deadline = Date.now() + 60_000;
+        while ((await before.prisma.keyPoolPair.count()) < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+        pairs = await before.prisma.keyPoolPair.findMany({ select: { id: true, privateKey: true } });
+      } finally {
+        await before.close();
+      }
+      expect(pairs.map((pair) => MasterKeyRing.masterKeyIdOf(pair.privateKey))).toEqual(['old', 'old']);
+
+      const ring = new MasterKeyRing([{ id: 'new', key: newKey }, { id: 'old', key: oldKey }]);
+      const onlyPairs = await startTestApp({ database, env: { KMS_MASTER_KEYS: ringText(['new', newKey]) } });
+      try {
+        expect(await rewrapPrivateKeys(onlyPairs.prisma, ring, { batchSize: 1 })).toEqual({ rewrapped: 2, changedMeanwhile: 0, failedIds: [] });
+        pairs = await onlyPairs.prisma.keyPoolPair.findMany({ select: { id: true, privateKey: true } });
+        expect(pairs.map((pair) => MasterKeyRing.masterKeyIdOf(pair.privateKey))).toEqual(['new', 'new']);
+      } finally {
+        await onlyPairs.close();
+      }
+
+      const after = await startTestApp({ database, env: { ...POOL, KMS_MASTER_KEYS: ringText(['new', newKey]) } });
+      try {
+        const key = await generateKey(after, newDeviceId('rewrapped-pair'));
+        expect(pairs.map((pair) => pair.id)).toContain(key.keyId);
+        const encryptedData = await encryptWithWebCrypto(key.publicKey, 'claimed after re-wrap');
+        expect((await decrypt(after, { keyId: key.keyId, encryptedData })).data?.decryptData.data).toBe('claimed after re-wrap');
+      } finally {
+        await after.close();
+      }
+    } finally {
+      await database.drop();
+    }
+  });
+});

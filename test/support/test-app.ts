@@ -102,6 +102,8 @@ export function testEnvironment(overrides: Record<string, string> = {}): Record<
     LOG_FILE: join(logDir, `app-${process.env.JEST_WORKER_ID ?? '0'}-${randomBytes(4).toString('hex')}.log`),
     DATA_DIR: join(tmpdir(), 'kms-test-data'),
     METRICS_FLUSH_INTERVAL_MS: '100',
+    // No key pool unless a test is about it: every app would make 64 RSA keys in the background.
+    KEY_POOL_SIZE: '0',
     ...TEST_SECRETS,
     ...overrides,
   };

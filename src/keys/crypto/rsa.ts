@@ -1,4 +1,4 @@
-import { createPublicKey, generateKeyPair, webcrypto } from 'node:crypto';
+import { createPublicKey, generateKeyPair, type RSAKeyPairOptions, webcrypto } from 'node:crypto';
 import { promisify } from 'node:util';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
@@ -13,14 +13,17 @@ export interface RsaKeyPair {
   privateKeyDer: Buffer;
 }
 
-/** RSA-2048, e = 65537, generated on libuv's thread pool so the event loop keeps serving. */
+/** RSA-2048, e = 65537: SPKI PEM and PKCS#8 DER (also what the key pool's thread makes). */
+export const RSA_KEY_OPTIONS: RSAKeyPairOptions<'pem', 'der'> = {
+  modulusLength: 2048,
+  publicExponent: 0x10001,
+  publicKeyEncoding: { type: 'spki', format: 'pem' },
+  privateKeyEncoding: { type: 'pkcs8', format: 'der' },
+};
+
+/** Generated on libuv's thread pool so the event loop keeps serving (a key made on request). */
 export async function generateRsaKeyPair(): Promise<RsaKeyPair> {
-  const { publicKey, privateKey } = await generateKeyPairAsync('rsa', {
-    modulusLength: 2048,
-    publicExponent: 0x10001,
-    publicKeyEncoding: { type: 'spki', format: 'pem' },
-    privateKeyEncoding: { type: 'pkcs8', format: 'der' },
-  });
+  const { publicKey, privateKey } = await generateKeyPairAsync('rsa', RSA_KEY_OPTIONS);
   return { publicKeyPem: publicKey, privateKeyDer: privateKey };
 }
 
