@@ -12,8 +12,10 @@ export interface MetricEvent {
   errorReason?: string | null;
   /** The internal reason of a failure, finer than the code (see KmsError.reason). */
   errorDetail?: string | null;
-  /** Milliseconds. */
+  /** Whole milliseconds (the seed's field). */
   duration: number;
+  /** Microseconds, when measured finer (the recorder does); else read as duration * 1000. */
+  durationMicros?: number | null;
   timestamp: Date;
 }
 

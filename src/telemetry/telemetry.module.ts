@@ -2,13 +2,14 @@ import { Global, Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { MeasuredOperations } from './measured-operations';
 import { MetricEventsRepository } from './metric-events.repository';
+import { MetricRollups } from './metric-rollups';
 import { MetricsRecorder } from './metrics.recorder';
 
 /** Global: every feature measures its operations (@Measured) into this recorder. */
 @Global()
 @Module({
   imports: [DiscoveryModule],
-  providers: [MetricEventsRepository, MetricsRecorder, MeasuredOperations],
-  exports: [MetricEventsRepository, MetricsRecorder],
+  providers: [MetricEventsRepository, MetricsRecorder, MeasuredOperations, MetricRollups],
+  exports: [MetricEventsRepository, MetricsRecorder, MetricRollups],
 })
 export class TelemetryModule {}
