@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import { Batch, deleteInsertOnlyBatch, Prisma, PrismaService, SqlNumber } from '../database';
+import { Batch, deleteInsertOnlyBatch, Prisma, PrismaService, SqlNumber, toNumber } from '../database';
 import { ErrorCode } from '../common';
 import type { MetricEvent } from './metric-event';
 import type { OperationName } from './operations';
-import { bucketKey, planWindow, WindowPlan } from './window-plan';
+import { estimateDevices, mergeSketches, rawDeviceSketch, SKETCH_REGISTERS } from './device-sketch';
+import { bucketKey, FINEST_GRAIN_SECONDS, planWindow, WindowPlan } from './window-plan';
 
 const KEY_GENERATION: OperationName = 'generate';
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -217,16 +218,23 @@ export class MetricsReads {
 
   /**
    * How many devices were active, the busiest `limit`, and the devices refused a key
-   * generation by the rate limit: from per-bucket device rollups and raw rows.
+   * generation by the rate limit. Lists come from the hourly device lists (a day's
+   * through its 24 hours) and the raw rows; the count is exact when every hour listed
+   * all its devices (floor 0), else the HyperLogLog estimate of the merged sketches
+   * (device-sketch.ts). Rate-limited devices are always listed: exact.
    */
   async devices(plan: WindowPlan, limit: number): Promise<DeviceRow> {
-    const [row] = await this.db.$queryRaw<DeviceRow[]>`
+    const hours = plan.buckets.flatMap((bucket) =>
+      Array.from({ length: bucket.grainSeconds / FINEST_GRAIN_SECONDS }, (_, i) =>
+        new Date(bucket.start.getTime() + i * FINEST_GRAIN_SECONDS * 1000)),
+    );
+    const [row] = await this.db.$queryRaw<(Omit<DeviceRow, 'active'> & { listed: SqlNumber; floor: SqlNumber })[]>`
       WITH per_bucket AS (
         ${rawDeviceAggregates(rawSource(plan))}
         UNION ALL
         SELECT d."deviceId", d."operations", d."failures", d."rateLimited", d."lastRateLimitedAt"
-          FROM ${usedBuckets(plan)}
-          JOIN "MetricDeviceRollup" d ON d."grainSeconds" = used.grain AND d."bucketStart" = used.start
+          FROM unnest(${isoList(hours)}::timestamptz[]) AS hour(start)
+          JOIN "MetricDeviceRollup" d ON d."grainSeconds" = ${FINEST_GRAIN_SECONDS} AND d."bucketStart" = hour.start
       ), per_device AS MATERIALIZED (
         SELECT "deviceId", sum(operations) AS operations, sum(failures) AS failures,
                sum("rateLimited") AS rejections, max("lastRateLimitedAt") AS last_rejected
@@ -235,7 +243,9 @@ export class MetricsReads {
       ), refused AS MATERIALIZED (
         SELECT "deviceId", rejections, last_rejected FROM per_device WHERE rejections > 0
       )
-      SELECT (SELECT count(*) FROM per_device) AS active,
+      SELECT (SELECT count(*) FROM per_device) AS listed,
+             (SELECT coalesce(max(s."floor"), 0) FROM ${usedBuckets(plan)}
+                JOIN "MetricDeviceSketch" s ON s."grainSeconds" = used.grain AND s."bucketStart" = used.start) AS floor,
              (SELECT coalesce(json_agg(json_build_object(
                         'deviceId', "deviceId", 'operations', operations, 'failures', failures)
                       ORDER BY operations DESC, "deviceId" COLLATE "C"), '[]')
@@ -249,13 +259,23 @@ export class MetricsReads {
                 FROM (SELECT * FROM refused
                        ORDER BY rejections DESC, "deviceId" COLLATE "C" LIMIT ${limit}) most_refused
              ) AS "rateLimited"`;
-    return row;
+    const { listed, floor, ...rest } = row;
+    if (toNumber(floor) === 0) return { ...rest, active: listed };
+    const sketches = await this.db.$queryRaw<{ registers: Uint8Array }[]>`
+      ${rawDeviceSketch(rawSource(plan))}
+      UNION ALL
+      SELECT s."registers" FROM ${usedBuckets(plan)}
+        JOIN "MetricDeviceSketch" s ON s."grainSeconds" = used.grain AND s."bucketStart" = used.start`;
+    const merged = mergeSketches(new Uint8Array(SKETCH_REGISTERS), sketches.map((sketch) => sketch.registers));
+    return { ...rest, active: estimateDevices(merged) };
   }
 
   /**
    * Keys with at least `minFailures` failures and a failure rate of at least
    * `minRate` in the window (numeric comparison: 3 of 10 passes 0.3), most failures
-   * first, with how many keys passed in all.
+   * first, with how many keys passed in all. Exact: candidates (enough failures) come
+   * from the keys that failed per bucket (MetricKeyRollup_failing_idx) and the raw
+   * rows; only their operations are then looked up, bucket by bucket.
    */
   problemKeys(
     plan: WindowPlan,
@@ -263,17 +283,26 @@ export class MetricsReads {
     limit: number,
   ): Promise<ProblemKeyRow[]> {
     return this.db.$queryRaw<ProblemKeyRow[]>`
-      WITH per_bucket AS (
+      WITH used AS MATERIALIZED (
+        SELECT * FROM ${usedBuckets(plan)}
+      ), raw_keys AS MATERIALIZED (
         ${rawKeyAggregates(rawSource(plan))}
-        UNION ALL
-        SELECT k."keyId", k."operations", k."failures"
-          FROM ${usedBuckets(plan)}
-          JOIN "MetricKeyRollup" k ON k."grainSeconds" = used.grain AND k."bucketStart" = used.start
-      ), rated AS (
-        SELECT "keyId", sum(operations) AS operations, sum(failures) AS failures
-          FROM per_bucket
+      ), candidates AS (
+        SELECT "keyId", sum(failures) AS failures
+          FROM (SELECT "keyId", failures FROM raw_keys WHERE failures > 0
+                UNION ALL
+                SELECT k."keyId", k."failures"
+                  FROM used JOIN "MetricKeyRollup" k
+                    ON k."grainSeconds" = used.grain AND k."bucketStart" = used.start AND k."failures" > 0) AS failing
          GROUP BY "keyId"
         HAVING sum(failures) >= ${thresholds.minFailures}
+      ), rated AS (
+        SELECT c."keyId", c.failures,
+               coalesce((SELECT r.operations FROM raw_keys r WHERE r."keyId" = c."keyId"), 0)
+               + coalesce((SELECT sum(k."operations") FROM used JOIN "MetricKeyRollup" k
+                             ON k."grainSeconds" = used.grain AND k."bucketStart" = used.start AND k."keyId" = c."keyId"), 0)
+                 AS operations
+          FROM candidates c
       )
       SELECT "keyId", operations, failures, count(*) OVER () AS matching
         FROM rated

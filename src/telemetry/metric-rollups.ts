@@ -2,6 +2,7 @@ import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBoo
 import { Clock } from '../common';
 import { APP_CONFIG, type AppConfig } from '../config';
 import { Prisma, PrismaService } from '../database';
+import { DEVICE_LIST_SIZE, mergedSketch, rawDeviceSketch } from './device-sketch';
 import { rawDeviceAggregates, rawKeyAggregates, rawOperationAggregates } from './metric-events.repository';
 import { FINEST_GRAIN_SECONDS, GRAINS_SECONDS } from './window-plan';
 
@@ -12,6 +13,8 @@ export const PARTITIONS_AHEAD_DAYS = 7;
 const PASS_SIZE = 500;
 /** One bucket's build (an hour of raw rows) may take a while at a high rate. */
 const BUILD_TIMEOUT_MS = 10 * 60_000;
+
+const ROLLUP_TABLES = ['MetricRollup', 'MetricDeviceRollup', 'MetricDeviceSketch', 'MetricKeyRollup'];
 
 type Outcome = 'built' | 'busy' | 'gone' | 'waiting' | 'expired';
 
@@ -151,7 +154,7 @@ export class MetricRollups implements OnApplicationBootstrap, BeforeApplicationS
                               WHERE "grainSeconds" = ${finer} AND "bucketStart" >= ${start} AND "bucketStart" < ${end}) AS waiting`;
             if (waiting) throw new Rollback();
           }
-          for (const table of ['MetricRollup', 'MetricDeviceRollup', 'MetricKeyRollup']) {
+          for (const table of ROLLUP_TABLES) {
             await tx.$executeRaw`DELETE FROM ${Prisma.raw(`"${table}"`)} WHERE "grainSeconds" = ${grainSeconds} AND "bucketStart" = ${start}`;
           }
           if (finest) await this.buildFromRaw(tx, grainSeconds, start, end);
@@ -173,9 +176,22 @@ export class MetricRollups implements OnApplicationBootstrap, BeforeApplicationS
       INSERT INTO "MetricRollup" ("grainSeconds", "bucketStart", "operation", "status", "errorReason", "count",
                                   "sumMicros", "minMicros", "maxMicros", "histogramBins", "histogramCounts")
       SELECT ${bucket}, * FROM (${rawOperationAggregates(source)}) AS aggregates`;
+    // The hour's busiest devices and its rate-limited ones; the sketch, and the floor that
+    // bounds every device not listed (0: all listed).
+    const size = Prisma.raw(String(DEVICE_LIST_SIZE));
     await tx.$executeRaw`
-      INSERT INTO "MetricDeviceRollup" ("grainSeconds", "bucketStart", "deviceId", "operations", "failures", "rateLimited", "lastRateLimitedAt")
-      SELECT ${bucket}, * FROM (${rawDeviceAggregates(source)}) AS aggregates`;
+      WITH devices AS MATERIALIZED (
+        SELECT aggregates.*, row_number() OVER (ORDER BY operations DESC, "deviceId" COLLATE "C") AS place,
+               count(*) OVER () AS devices
+          FROM (${rawDeviceAggregates(source)}) AS aggregates
+      ), listed AS (
+        INSERT INTO "MetricDeviceRollup" ("grainSeconds", "bucketStart", "deviceId", "operations", "failures", "rateLimited", "lastRateLimitedAt")
+        SELECT ${bucket}, "deviceId", operations, failures, "rateLimited", "lastRateLimitedAt"
+          FROM devices WHERE place <= ${size} OR "rateLimited" > 0
+      )
+      INSERT INTO "MetricDeviceSketch" ("grainSeconds", "bucketStart", "registers", "floor")
+      SELECT ${bucket}, (${rawDeviceSketch(source)}),
+             coalesce((SELECT operations FROM devices WHERE place = ${size} AND devices > ${size}), 0)`;
     await tx.$executeRaw`
       INSERT INTO "MetricKeyRollup" ("grainSeconds", "bucketStart", "keyId", "operations", "failures")
       SELECT ${bucket}, * FROM (${rawKeyAggregates(source)}) AS aggregates`;
@@ -206,10 +222,12 @@ export class MetricRollups implements OnApplicationBootstrap, BeforeApplicationS
         FROM totals t
         JOIN histograms h ON h."operation" = t."operation" AND h."status" = t."status"
                          AND h."errorReason" IS NOT DISTINCT FROM t."errorReason"`;
+    // Device lists stay hourly (the summary reads a day's through its hours); sketches merge exactly.
     await tx.$executeRaw`
-      INSERT INTO "MetricDeviceRollup" ("grainSeconds", "bucketStart", "deviceId", "operations", "failures", "rateLimited", "lastRateLimitedAt")
-      SELECT ${bucket}, "deviceId", sum("operations"), sum("failures"), sum("rateLimited"), max("lastRateLimitedAt")
-        FROM "MetricDeviceRollup" WHERE ${inside} GROUP BY "deviceId"`;
+      WITH finer AS (SELECT * FROM "MetricDeviceSketch" WHERE ${inside})
+      INSERT INTO "MetricDeviceSketch" ("grainSeconds", "bucketStart", "registers", "floor")
+      SELECT ${bucket}, (${mergedSketch(Prisma.sql`finer`)}), max("floor")
+        FROM finer HAVING count(*) > 0`;
     await tx.$executeRaw`
       INSERT INTO "MetricKeyRollup" ("grainSeconds", "bucketStart", "keyId", "operations", "failures")
       SELECT ${bucket}, "keyId", sum("operations"), sum("failures")

@@ -39,6 +39,14 @@ CREATE TABLE "MetricDeviceRollup" (
     CONSTRAINT "MetricDeviceRollup_pkey" PRIMARY KEY ("grainSeconds","bucketStart","deviceId")
 );
 
+CREATE TABLE "MetricDeviceSketch" (
+    "grainSeconds" INTEGER NOT NULL,
+    "bucketStart" TIMESTAMPTZ(3) NOT NULL,
+    "registers" BYTEA NOT NULL,
+    "floor" BIGINT NOT NULL,
+    CONSTRAINT "MetricDeviceSketch_pkey" PRIMARY KEY ("grainSeconds","bucketStart")
+);
+
 CREATE TABLE "MetricKeyRollup" (
     "grainSeconds" INTEGER NOT NULL,
     "bucketStart" TIMESTAMPTZ(3) NOT NULL,
@@ -47,6 +55,7 @@ CREATE TABLE "MetricKeyRollup" (
     "failures" BIGINT NOT NULL,
     CONSTRAINT "MetricKeyRollup_pkey" PRIMARY KEY ("grainSeconds","bucketStart","keyId")
 );
+CREATE INDEX "MetricKeyRollup_failing_idx" ON "MetricKeyRollup"("grainSeconds", "bucketStart", "keyId", "failures") WHERE (failures > 0);
 
 -- The duration histogram's bin of a duration in microseconds: 0 below 1 us, else bin i
 -- holds [2^((i-1)/8), 2^(i/8)) us (8 bins per doubling). One definition, used by the
