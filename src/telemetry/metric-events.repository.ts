@@ -312,11 +312,14 @@ export class MetricsReads {
   }
 }
 
-/** The raw rows of the plan's ranges, aliased m. */
+/**
+ * The raw rows of the plan's ranges, aliased m. Literal range conditions (not a join on
+ * an array), so that PostgreSQL prunes the partitions and reads each range by index.
+ */
 function rawSource(plan: WindowPlan): Prisma.Sql {
-  return Prisma.sql`unnest(${isoList(plan.raw.map((range) => range.from))}::timestamptz[],
-                           ${isoList(plan.raw.map((range) => range.to))}::timestamptz[]) AS range(low, high)
-    JOIN "EncryptionMetric" m ON m."timestamp" >= range.low AND m."timestamp" < range.high`;
+  const ranges = plan.raw.map((range) => Prisma.sql`("timestamp" >= ${range.from} AND "timestamp" < ${range.to})`);
+  const condition = ranges.length > 0 ? Prisma.join(ranges, ' OR ') : Prisma.sql`false`;
+  return Prisma.sql`(SELECT * FROM "EncryptionMetric" WHERE ${condition}) AS m`;
 }
 
 /** The plan's rolled-up buckets as a relation used(grain, start). */
