@@ -103,8 +103,12 @@ async function main() {
       await app.close();
     }
   } finally {
-    await server.stop();
-    await rm(dataDir, { recursive: true, force: true });
+    if (process.argv.includes('--keep')) {
+      out(`kept: ${dataDir} (${server.url})`);
+    } else {
+      await server.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    }
   }
 }
 
