@@ -52,7 +52,9 @@ const SNAPSHOT_TIMEOUT_MS = 60_000;
 const DEFAULT_PARTITION = 'EncryptionMetric_default';
 const PARTITION_NAME = /^EncryptionMetric_p(\d{4})(\d{2})(\d{2})$/;
 
-type Db = Pick<PrismaService, '$queryRaw'>;
+type Db = Pick<PrismaService, '$queryRaw' | '$executeRaw'>;
+/** A summary's raw rows, read once per snapshot. */
+const RAW_ROWS = Prisma.raw('"kms_summary_raw_rows"');
 
 const isoList = (dates: Date[]) => dates.map((date) => date.toISOString());
 
@@ -197,18 +199,38 @@ export class MetricEventsRepository {
 export class MetricsReads {
   constructor(private readonly db: Db) {}
 
-  /** Which buckets of the window come from rollups and which ranges from raw rows. */
+  /** The plan whose raw rows were copied into RAW_ROWS (this transaction's temp table). */
+  private prepared?: WindowPlan;
+
+  /**
+   * Which buckets of the window come from rollups and which ranges from raw rows; the
+   * raw rows of those ranges are read once, into a temporary table dropped at commit,
+   * which every read of this snapshot then aggregates (instead of each reading them).
+   */
   async plan({ from, to }: MetricWindow): Promise<WindowPlan> {
     const dirty = await this.db.$queryRaw<{ grainSeconds: number; bucketStart: Date }[]>`
       SELECT "grainSeconds", "bucketStart" FROM "MetricRollupDirty"
        WHERE "bucketStart" >= ${from} AND "bucketStart" <= ${to}`;
-    return planWindow(from, to, new Set(dirty.map((row) => bucketKey(row.grainSeconds, row.bucketStart.getTime()))));
+    const plan = planWindow(from, to, new Set(dirty.map((row) => bucketKey(row.grainSeconds, row.bucketStart.getTime()))));
+    if (!this.prepared) {
+      await this.db.$executeRaw`
+        CREATE TEMPORARY TABLE ${RAW_ROWS} ON COMMIT DROP AS
+        SELECT "operation", "status", "errorReason", "keyId", "deviceId", "duration", "durationMicros", "timestamp"
+          FROM ${liveRows(plan)}`;
+      this.prepared = plan;
+    }
+    return plan;
+  }
+
+  /** The plan's raw rows, aliased m: from the temporary table when plan() made it. */
+  private raw(plan: WindowPlan): Prisma.Sql {
+    return plan === this.prepared ? Prisma.sql`${RAW_ROWS} AS m` : liveRows(plan);
   }
 
   /** Per (operation, status, errorReason): counts, durations and histograms, unmerged. */
   operations(plan: WindowPlan): Promise<OperationAggregateRow[]> {
     return this.db.$queryRaw<OperationAggregateRow[]>`
-      ${rawOperationAggregates(rawSource(plan))}
+      ${rawOperationAggregates(this.raw(plan))}
       UNION ALL
       SELECT r."operation", r."status", r."errorReason", r."count", r."sumMicros", r."minMicros", r."maxMicros",
              r."histogramBins", r."histogramCounts"
@@ -230,7 +252,7 @@ export class MetricsReads {
     );
     const [row] = await this.db.$queryRaw<(Omit<DeviceRow, 'active'> & { listed: SqlNumber; floor: SqlNumber })[]>`
       WITH per_bucket AS (
-        ${rawDeviceAggregates(rawSource(plan))}
+        ${rawDeviceAggregates(this.raw(plan))}
         UNION ALL
         SELECT d."deviceId", d."operations", d."failures", d."rateLimited", d."lastRateLimitedAt"
           FROM unnest(${isoList(hours)}::timestamptz[]) AS hour(start)
@@ -262,7 +284,7 @@ export class MetricsReads {
     const { listed, floor, ...rest } = row;
     if (toNumber(floor) === 0) return { ...rest, active: listed };
     const sketches = await this.db.$queryRaw<{ registers: Uint8Array }[]>`
-      ${rawDeviceSketch(rawSource(plan))}
+      ${rawDeviceSketch(this.raw(plan))}
       UNION ALL
       SELECT s."registers" FROM ${usedBuckets(plan)}
         JOIN "MetricDeviceSketch" s ON s."grainSeconds" = used.grain AND s."bucketStart" = used.start`;
@@ -286,7 +308,7 @@ export class MetricsReads {
       WITH used AS MATERIALIZED (
         SELECT * FROM ${usedBuckets(plan)}
       ), raw_keys AS MATERIALIZED (
-        ${rawKeyAggregates(rawSource(plan))}
+        ${rawKeyAggregates(this.raw(plan))}
       ), candidates AS (
         SELECT "keyId", sum(failures) AS failures
           FROM (SELECT "keyId", failures FROM raw_keys WHERE failures > 0
@@ -298,11 +320,11 @@ export class MetricsReads {
         HAVING sum(failures) >= ${thresholds.minFailures}
       ), rated AS (
         SELECT c."keyId", c.failures,
-               coalesce((SELECT r.operations FROM raw_keys r WHERE r."keyId" = c."keyId"), 0)
+               coalesce(r.operations, 0)
                + coalesce((SELECT sum(k."operations") FROM used JOIN "MetricKeyRollup" k
                              ON k."grainSeconds" = used.grain AND k."bucketStart" = used.start AND k."keyId" = c."keyId"), 0)
                  AS operations
-          FROM candidates c
+          FROM candidates c LEFT JOIN raw_keys r ON r."keyId" = c."keyId"
       )
       SELECT "keyId", operations, failures, count(*) OVER () AS matching
         FROM rated
@@ -316,7 +338,7 @@ export class MetricsReads {
  * The raw rows of the plan's ranges, aliased m. Literal range conditions (not a join on
  * an array), so that PostgreSQL prunes the partitions and reads each range by index.
  */
-function rawSource(plan: WindowPlan): Prisma.Sql {
+function liveRows(plan: WindowPlan): Prisma.Sql {
   const ranges = plan.raw.map((range) => Prisma.sql`("timestamp" >= ${range.from} AND "timestamp" < ${range.to})`);
   const condition = ranges.length > 0 ? Prisma.join(ranges, ' OR ') : Prisma.sql`false`;
   return Prisma.sql`(SELECT * FROM "EncryptionMetric" WHERE ${condition}) AS m`;
