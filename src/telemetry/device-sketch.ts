@@ -8,13 +8,13 @@ import { Prisma } from '../database';
  * register-wise max), so a day's is its hours', and a window's the merge of its buckets'
  * and of its raw rows'. Relative standard error 1.04 / sqrt(4096) = 1.625% (about 3.3%
  * at two standard errors); small counts use linear counting, nearly exact. The summary
- * counts exactly instead whenever every hour of the window listed all its devices
+ * counts exactly instead whenever every bucket of the window listed all its devices
  * (at most DEVICE_LIST_SIZE of them): see MetricDeviceSketch.floor.
  */
 export const SKETCH_BITS = 12;
 export const SKETCH_REGISTERS = 2 ** SKETCH_BITS;
 export const DEVICE_COUNT_STANDARD_ERROR = 1.04 / Math.sqrt(SKETCH_REGISTERS);
-/** Devices listed per hour (the busiest), with their exact counts. */
+/** Devices listed per 10 minutes and per hour (the busiest), with their exact counts. */
 export const DEVICE_LIST_SIZE = 100;
 
 const RANK_MASK = Prisma.raw(`${2 ** (64 - SKETCH_BITS) - 1}`);

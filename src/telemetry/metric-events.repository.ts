@@ -4,7 +4,7 @@ import { ErrorCode } from '../common';
 import type { MetricEvent } from './metric-event';
 import type { OperationName } from './operations';
 import { estimateDevices, mergeSketches, rawDeviceSketch, SKETCH_REGISTERS } from './device-sketch';
-import { bucketKey, FINEST_GRAIN_SECONDS, planWindow, WindowPlan } from './window-plan';
+import { bucketKey, DEVICE_LIST_GRAIN_SECONDS, planWindow, WindowPlan } from './window-plan';
 
 const KEY_GENERATION: OperationName = 'generate';
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -240,23 +240,27 @@ export class MetricsReads {
 
   /**
    * How many devices were active, the busiest `limit`, and the devices refused a key
-   * generation by the rate limit. Lists come from the hourly device lists (a day's
-   * through its 24 hours) and the raw rows; the count is exact when every hour listed
+   * generation by the rate limit. Lists come from the device lists of 10 minutes and
+   * hours (a day's through its 24 hours) and the raw rows; the count is exact when every hour listed
    * all its devices (floor 0), else the HyperLogLog estimate of the merged sketches
    * (device-sketch.ts). Rate-limited devices are always listed: exact.
    */
   async devices(plan: WindowPlan, limit: number): Promise<DeviceRow> {
-    const hours = plan.buckets.flatMap((bucket) =>
-      Array.from({ length: bucket.grainSeconds / FINEST_GRAIN_SECONDS }, (_, i) =>
-        new Date(bucket.start.getTime() + i * FINEST_GRAIN_SECONDS * 1000)),
-    );
+    // A day's device lists are its hours'.
+    const lists = plan.buckets.flatMap((bucket) => {
+      if (bucket.grainSeconds <= DEVICE_LIST_GRAIN_SECONDS) return [bucket];
+      return Array.from({ length: bucket.grainSeconds / DEVICE_LIST_GRAIN_SECONDS }, (_, i) => ({
+        grainSeconds: DEVICE_LIST_GRAIN_SECONDS,
+        start: new Date(bucket.start.getTime() + i * DEVICE_LIST_GRAIN_SECONDS * 1000),
+      }));
+    });
     const [row] = await this.db.$queryRaw<(Omit<DeviceRow, 'active'> & { listed: SqlNumber; floor: SqlNumber })[]>`
       WITH per_bucket AS (
         ${rawDeviceAggregates(this.raw(plan))}
         UNION ALL
         SELECT d."deviceId", d."operations", d."failures", d."rateLimited", d."lastRateLimitedAt"
-          FROM unnest(${isoList(hours)}::timestamptz[]) AS hour(start)
-          JOIN "MetricDeviceRollup" d ON d."grainSeconds" = ${FINEST_GRAIN_SECONDS} AND d."bucketStart" = hour.start
+          FROM ${usedBuckets({ buckets: lists, raw: [] })}
+          JOIN "MetricDeviceRollup" d ON d."grainSeconds" = used.grain AND d."bucketStart" = used.start
       ), per_device AS MATERIALIZED (
         SELECT "deviceId", sum(operations) AS operations, sum(failures) AS failures,
                sum("rateLimited") AS rejections, max("lastRateLimitedAt") AS last_rejected

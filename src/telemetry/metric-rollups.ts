@@ -4,7 +4,7 @@ import { APP_CONFIG, type AppConfig } from '../config';
 import { Prisma, PrismaService } from '../database';
 import { DEVICE_LIST_SIZE, mergedSketch, rawDeviceSketch } from './device-sketch';
 import { rawDeviceAggregates, rawKeyAggregates, rawOperationAggregates } from './metric-events.repository';
-import { FINEST_GRAIN_SECONDS, GRAINS_SECONDS } from './window-plan';
+import { BUILT_FROM } from './window-plan';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** Day partitions made ahead of time (start-up and the daily job): today and the next 7. */
@@ -36,8 +36,8 @@ class Rollback extends Error {}
  * COPY into a partition, the upgrade migration). Each bucket is rebuilt whole in its
  * own transaction (delete and insert: idempotent, resumable, a crash loses at most
  * the bucket in flight), so marks left by downtime are simply caught up with.
- * Hours come from the raw rows, days from their 24 hours (a day waits while one of
- * its hours is dirty). One process at a time (a transaction advisory try-lock per
+ * 10 minutes and hours come from the raw rows, days from their 24 hours (a day waits
+ * while one of its hours is dirty). One process at a time (a transaction advisory try-lock per
  * bucket: a busy lock ends this run); runs at start-up and every
  * METRICS_ROLLUP_INTERVAL_MS.
  *
@@ -144,11 +144,10 @@ export class MetricRollups implements OnApplicationBootstrap, BeforeApplicationS
           const cleared = await tx.$executeRaw`
             DELETE FROM "MetricRollupDirty" WHERE "grainSeconds" = ${grainSeconds} AND "bucketStart" = ${start}`;
           if (cleared === 0) return 'gone';
-          const finest = grainSeconds === FINEST_GRAIN_SECONDS;
+          const finer = BUILT_FROM[grainSeconds];
           // Raw rows before the cutoff may be gone already: keep the rollup built when they were there.
-          if (finest && start < rawCutoff) return 'expired';
-          if (!finest) {
-            const finer = GRAINS_SECONDS[GRAINS_SECONDS.indexOf(grainSeconds as never) + 1];
+          if (finer === null && start < rawCutoff) return 'expired';
+          if (finer !== null) {
             const [{ waiting }] = await tx.$queryRaw<{ waiting: boolean }[]>`
               SELECT EXISTS (SELECT 1 FROM "MetricRollupDirty"
                               WHERE "grainSeconds" = ${finer} AND "bucketStart" >= ${start} AND "bucketStart" < ${end}) AS waiting`;
@@ -157,8 +156,8 @@ export class MetricRollups implements OnApplicationBootstrap, BeforeApplicationS
           for (const table of ROLLUP_TABLES) {
             await tx.$executeRaw`DELETE FROM ${Prisma.raw(`"${table}"`)} WHERE "grainSeconds" = ${grainSeconds} AND "bucketStart" = ${start}`;
           }
-          if (finest) await this.buildFromRaw(tx, grainSeconds, start, end);
-          else await this.buildFromFiner(tx, grainSeconds, GRAINS_SECONDS[GRAINS_SECONDS.indexOf(grainSeconds as never) + 1], start, end);
+          if (finer === null) await this.buildFromRaw(tx, grainSeconds, start, end);
+          else await this.buildFromFiner(tx, grainSeconds, finer, start, end);
           return 'built';
         },
         { maxWait: 10_000, timeout: BUILD_TIMEOUT_MS },
@@ -176,7 +175,7 @@ export class MetricRollups implements OnApplicationBootstrap, BeforeApplicationS
       INSERT INTO "MetricRollup" ("grainSeconds", "bucketStart", "operation", "status", "errorReason", "count",
                                   "sumMicros", "minMicros", "maxMicros", "histogramBins", "histogramCounts")
       SELECT ${bucket}, * FROM (${rawOperationAggregates(source)}) AS aggregates`;
-    // The hour's busiest devices and its rate-limited ones; the sketch, and the floor that
+    // The bucket's busiest devices and its rate-limited ones; the sketch, and the floor that
     // bounds every device not listed (0: all listed).
     const size = Prisma.raw(String(DEVICE_LIST_SIZE));
     await tx.$executeRaw`
@@ -222,7 +221,7 @@ export class MetricRollups implements OnApplicationBootstrap, BeforeApplicationS
         FROM totals t
         JOIN histograms h ON h."operation" = t."operation" AND h."status" = t."status"
                          AND h."errorReason" IS NOT DISTINCT FROM t."errorReason"`;
-    // Device lists stay hourly (the summary reads a day's through its hours); sketches merge exactly.
+    // No device list per day (the summary reads a day's through its hours); sketches merge exactly.
     await tx.$executeRaw`
       WITH finer AS (SELECT * FROM "MetricDeviceSketch" WHERE ${inside})
       INSERT INTO "MetricDeviceSketch" ("grainSeconds", "bucketStart", "registers", "floor")

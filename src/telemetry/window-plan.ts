@@ -1,5 +1,9 @@
-/** Rollup grains, coarsest first: a UTC day, an hour. */
-export const GRAINS_SECONDS = [86_400, 3_600] as const;
+/** Rollup grains, coarsest first: a UTC day, an hour, 10 minutes. */
+export const GRAINS_SECONDS = [86_400, 3_600, 600] as const;
+/** The grain a grain is built from: null for the raw rows (a day is built from its hours). */
+export const BUILT_FROM: Record<number, number | null> = { 86_400: 3_600, 3_600: null, 600: null };
+/** Device lists are kept per hour and per 10 minutes (not per day). */
+export const DEVICE_LIST_GRAIN_SECONDS = 3_600;
 export const FINEST_GRAIN_SECONDS = GRAINS_SECONDS[GRAINS_SECONDS.length - 1];
 
 /** A bucket: its grain and start. */
@@ -23,9 +27,9 @@ export const bucketKey = (grainSeconds: number, startMs: number) => `${grainSeco
  * Covers [from, to] (both included, millisecond timestamps) from its start: at each
  * point the coarsest bucket that starts there, ends inside the window and is not dirty
  * (its rollup is exact: see MetricRollups) is read from the rollups; otherwise raw rows
- * up to the next hour (or the window's end). A window starting mid-hour reads that
- * partial hour raw, and the open hour (dirty while rows come in) too: about an hour of
- * raw rows in all, plus any bucket the rollup step has not caught up with.
+ * up to the next 10 minutes (or the window's end). A window starting mid-bucket reads
+ * that partial 10 minutes raw, and the open 10 minutes (dirty while rows come in) too:
+ * about 10 minutes of raw rows in all, plus any bucket the step has not caught up with.
  */
 export function planWindow(from: Date, to: Date, dirty: Set<string>): WindowPlan {
   const end = to.getTime() + 1;

@@ -23,20 +23,19 @@ describe('metrics rollups: the summary equals the raw-row answer', () => {
     for (const hours of HOURS) await expectSummaryMatchesRawRows(t, hours);
   });
 
-  it('from rollups for every closed bucket, raw rows for the partial hour and the open one', async () => {
+  it('from rollups for every closed bucket, raw rows for the open 10 minutes (and a partial start)', async () => {
     const run = await t.app.get(MetricRollups).run();
     expect(run).toMatchObject({ acquired: true });
     expect(run.built).toBeGreaterThan(50);
-    // Only the open hour and the open day are still to build.
-    expect((await t.prisma.metricRollupDirty.findMany()).map((mark) => [mark.grainSeconds, mark.bucketStart.toISOString()]))
-      .toEqual(expect.arrayContaining([[3600, '2026-06-03T12:00:00.000Z'], [86400, '2026-06-03T00:00:00.000Z']]));
-    expect(await t.prisma.metricRollupDirty.count()).toBe(2);
+    // Only the open 10 minutes, hour and day are still to build.
+    expect((await t.prisma.metricRollupDirty.findMany()).map((mark) => [mark.grainSeconds, mark.bucketStart.toISOString()]).sort())
+      .toEqual([[3600, '2026-06-03T12:00:00.000Z'], [600, '2026-06-03T12:20:00.000Z'], [86400, '2026-06-03T00:00:00.000Z']]);
     const plan = await t.app.get(MetricEventsRepository).inSnapshot((reads) =>
       reads.plan({ from: new Date(NOW.getTime() - 49 * HOUR), to: NOW }));
     expect(plan.buckets.map((bucket) => bucket.grainSeconds)).toContain(86400);
     expect(plan.raw.map((range) => [range.from.toISOString(), range.to.toISOString()])).toEqual([
-      ['2026-06-01T11:20:00.000Z', '2026-06-01T12:00:00.000Z'],
-      ['2026-06-03T12:00:00.000Z', '2026-06-03T12:20:00.001Z'],
+      ['2026-06-01T11:23:45.678Z', '2026-06-01T11:30:00.000Z'],
+      ['2026-06-03T12:20:00.000Z', '2026-06-03T12:23:45.679Z'],
     ]);
     for (const hours of HOURS) await expectSummaryMatchesRawRows(t, hours);
   });
@@ -62,7 +61,7 @@ describe('metrics rollups: the summary equals the raw-row answer', () => {
     expect(await t.prisma.metricRollupDirty.count()).toBeGreaterThan(10);
     for (const hours of HOURS) await expectSummaryMatchesRawRows(t, hours);
     await t.app.get(MetricRollups).run();
-    expect(await t.prisma.metricRollupDirty.count()).toBe(2);
+    expect(await t.prisma.metricRollupDirty.count()).toBe(3);
     for (const hours of HOURS) await expectSummaryMatchesRawRows(t, hours);
     // Idempotent: a rebuild of everything changes nothing.
     const before = await t.prisma.metricRollup.findMany({ orderBy: [{ grainSeconds: 'asc' }, { bucketStart: 'asc' }, { operation: 'asc' }, { status: 'asc' }, { errorReason: 'asc' }], omit: { id: true } });
@@ -84,6 +83,8 @@ describe('metrics rollups: the summary equals the raw-row answer', () => {
     expect(marks.map((mark) => [mark.grainSeconds, mark.bucketStart.toISOString()]).sort()).toEqual([
       [3600, '2026-05-20T05:00:00.000Z'],
       [3600, '2026-06-03T07:00:00.000Z'],
+      [600, '2026-05-20T05:30:00.000Z'],
+      [600, '2026-06-03T07:30:00.000Z'],
       [86400, '2026-05-20T00:00:00.000Z'],
       [86400, '2026-06-03T00:00:00.000Z'],
     ]);

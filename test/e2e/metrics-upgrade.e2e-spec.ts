@@ -54,10 +54,10 @@ describe('metrics upgrade: partitioning and rollups over existing rows', () => {
     });
 
     expect(await migrate(database.url)).toMatch(/^applied: 20261212000000_metric_rollups_partitions/);
-    // Every hour and day holding rows is marked for the rollup step (the hours of 50 h, their 3 days).
+    // Every bucket holding rows is marked for the rollup step (the 10 minutes of 50 h, their hours and 3 days).
     const marks = await onServer(database.url, (client) =>
       client.query(`SELECT "grainSeconds", count(*)::int AS n FROM "MetricRollupDirty" GROUP BY 1 ORDER BY 1`));
-    expect(marks.rows).toEqual([{ grainSeconds: 3600, n: 51 }, { grainSeconds: 86400, n: 3 }]);
+    expect(marks.rows).toEqual([{ grainSeconds: 600, n: 301 }, { grainSeconds: 3600, n: 51 }, { grainSeconds: 86400, n: 3 }]);
 
     // The service's clock at NOW from the start: its start-up rollup run judges retention by it.
     const clock = new TestClock();

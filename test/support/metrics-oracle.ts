@@ -12,8 +12,8 @@ import type { TestApp } from './test-app';
 export const HOUR = 60 * 60 * 1000;
 const DAY = 24 * HOUR;
 const MIN = 60 * 1000;
-/** Mid-hour, so that every window starts mid-bucket. */
-export const NOW = new Date('2026-06-03T12:20:00.000Z');
+/** Mid-bucket (10 minutes, hour, day), so that every window starts mid-bucket. */
+export const NOW = new Date('2026-06-03T12:23:45.678Z');
 export const ALIGNED = new Date('2026-06-03T12:00:00.000Z');
 const OPERATIONS = ['encrypt', 'decrypt', 'generate', 'verifyPasscode'];
 const REASONS = ['KEY_EXPIRED', 'DECRYPTION_FAILED', null];

@@ -64,7 +64,7 @@ CREATE FUNCTION "kms_metric_duration_bin"(micros BIGINT) RETURNS INTEGER
   LANGUAGE sql IMMUTABLE PARALLEL SAFE
   AS 'SELECT CASE WHEN micros < 1 THEN 0 ELSE floor(8 * ln(micros::float8) / ln(2::float8))::int + 1 END';
 
--- Statement trigger (transition table): marks the hour and the day of every inserted row
+-- Statement trigger (transition table): marks the 10 minutes, the hour and the day of every inserted row
 -- dirty. DO UPDATE ... WHERE false writes nothing but locks an existing mark until this
 -- insert commits, so the rollup step (which deletes the mark first) waits for it and
 -- then sees its rows: a mark is never cleared by a rollup that missed the rows behind it.
@@ -72,7 +72,7 @@ CREATE FUNCTION "kms_metric_rows_inserted"() RETURNS trigger LANGUAGE plpgsql AS
 BEGIN
   INSERT INTO "MetricRollupDirty" ("grainSeconds", "bucketStart")
   SELECT DISTINCT grain.seconds, date_bin(make_interval(secs => grain.seconds), rows."timestamp", TIMESTAMPTZ ''1970-01-01 00:00:00+00'')
-    FROM new_rows rows CROSS JOIN (VALUES (3600), (86400)) AS grain(seconds)
+    FROM new_rows rows CROSS JOIN (VALUES (600), (3600), (86400)) AS grain(seconds)
    ORDER BY 1, 2
   ON CONFLICT ("grainSeconds", "bucketStart") DO UPDATE SET "grainSeconds" = EXCLUDED."grainSeconds" WHERE false\073
   RETURN NULL\073
@@ -82,6 +82,8 @@ END';
 -- default partition move into it, and it gets the insert trigger of its own (a COPY or a
 -- restore straight into a partition fires the partition's triggers, not the root's).
 -- Callers on several processes at once are serialized by a transaction advisory lock.
+-- Inserts wait while a partition is attached (SHARE lock on the table, a moment): one
+-- routed by the old partition list into the default partition would otherwise fail.
 CREATE FUNCTION "kms_metric_partition_ensure"(day DATE) RETURNS BOOLEAN LANGUAGE plpgsql AS E'
 DECLARE
   name TEXT := ''EncryptionMetric_p'' || to_char(day, ''YYYYMMDD'')\073
@@ -92,6 +94,7 @@ BEGIN
   IF to_regclass(format(''%I'', name)) IS NOT NULL THEN
     RETURN false\073
   END IF\073
+  LOCK TABLE "EncryptionMetric" IN SHARE MODE\073
   EXECUTE format(''CREATE TABLE %I (LIKE "EncryptionMetric" INCLUDING DEFAULTS)'', name)\073
   EXECUTE format(''WITH moved AS (DELETE FROM "EncryptionMetric_default" WHERE "timestamp" >= $1 AND "timestamp" < $2 RETURNING *) INSERT INTO %I SELECT * FROM moved'', name)
     USING low, high\073
