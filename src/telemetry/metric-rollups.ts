@@ -95,16 +95,15 @@ export class MetricRollups implements OnApplicationBootstrap, BeforeApplicationS
     return this.running;
   }
 
-  /** Rollups older than METRICS_ROLLUP_RETENTION_DAYS: deleted (all grains). Returns rows deleted. */
+  /** Rollups of buckets ended METRICS_ROLLUP_RETENTION_DAYS ago: deleted (all grains). Returns rows deleted. */
   async deleteExpired(now: Date): Promise<number> {
     const cutoff = new Date(now.getTime() - this.config.metrics.rollupRetentionDays * DAY_MS);
-    const counts = await this.prisma.$transaction([
-      this.prisma.$executeRaw`DELETE FROM "MetricRollup" WHERE "bucketStart" < ${cutoff}`,
-      this.prisma.$executeRaw`DELETE FROM "MetricDeviceRollup" WHERE "bucketStart" < ${cutoff}`,
-      this.prisma.$executeRaw`DELETE FROM "MetricKeyRollup" WHERE "bucketStart" < ${cutoff}`,
-      this.prisma.$executeRaw`DELETE FROM "MetricRollupDirty" WHERE "bucketStart" < ${cutoff}`,
-    ]);
-    return counts.slice(0, 3).reduce((sum, count) => sum + count, 0);
+    const ended = Prisma.sql`"bucketStart" < ${cutoff} AND "bucketStart" + make_interval(secs => "grainSeconds") <= ${cutoff}`;
+    const counts = await this.prisma.$transaction(
+      [...ROLLUP_TABLES, 'MetricRollupDirty'].map((table) =>
+        this.prisma.$executeRaw`DELETE FROM ${Prisma.raw(`"${table}"`)} WHERE ${ended}`),
+    );
+    return counts.slice(0, ROLLUP_TABLES.length).reduce((sum, count) => sum + count, 0);
   }
 
   private async buildAll(): Promise<RollupRun> {
