@@ -43,7 +43,7 @@ describe('metrics upgrade: partitioning and rollups over existing rows', () => {
 
   it('keeps every row, in day partitions, marks their buckets, and the summary agrees once rolled up', async () => {
     expect(await migrate(database.url, '--up-to', BEFORE_PARTITIONING)).toMatch(new RegExp(`, ${BEFORE_PARTITIONING}\n$`));
-    const rows = seedRows(2000, 5).map(({ durationMicros, ...seedColumns }) => seedColumns);
+    const rows = seedRows(2000, 5).map(({ durationMicros: _finer, ...seedColumns }) => seedColumns);
     await onServer(database.url, async (client) => {
       await client.query(
         `INSERT INTO "EncryptionMetric" ("id", "operation", "status", "errorReason", "keyId", "deviceId", "duration", "timestamp")
