@@ -7,6 +7,7 @@
  */
 export { Measured, tagOperation } from './measured';
 export { MetricEvent, MetricStatus, MetricTags } from './metric-event';
+export { DEVICE_COUNT_STANDARD_ERROR } from './device-sketch';
 export { addBins, Histogram, PERCENTILE_RELATIVE_ERROR, percentilesMicros } from './duration-histogram';
 export {
   DeviceRow,

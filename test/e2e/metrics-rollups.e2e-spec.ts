@@ -1,4 +1,5 @@
-import { MetricEventsRepository, MetricRollups } from '../../src/telemetry';
+import { MetricsSummaryService } from '../../src/metrics/metrics-summary.service';
+import { DEVICE_COUNT_STANDARD_ERROR, MetricEventsRepository, MetricRollups } from '../../src/telemetry';
 import { ALIGNED, expectSummaryMatchesRawRows, HOUR, NOW, seedRows } from '../support/metrics-oracle';
 import { startTestApp, TestApp } from '../support/test-app';
 
@@ -91,5 +92,39 @@ describe('metrics rollups: the summary equals the raw-row answer', () => {
     for (const hours of HOURS) await expectSummaryMatchesRawRows(t, hours);
     await t.app.get(MetricRollups).run();
     for (const hours of HOURS) await expectSummaryMatchesRawRows(t, hours);
+  });
+});
+
+describe('metrics rollups: devices beyond the per-bucket lists', () => {
+  it('estimates active devices within the sketch bound, lists the busy ones and every rate-limited one exactly', async () => {
+    const t = await startTestApp();
+    try {
+      t.clock.set(NOW);
+      // 3 hours of 1,500 devices with 2 operations each, 3 busy devices (50 each), 150 rate-limited ones.
+      const rows = [];
+      for (let hour = 1; hour <= 3; hour += 1) {
+        const at = new Date(NOW.getTime() - hour * HOUR);
+        for (let d = 0; d < 1500; d += 1) {
+          rows.push({ operation: 'decrypt', status: 'success', duration: 1, deviceId: `device-${d}`, timestamp: at });
+          rows.push(d < 150 && hour === 2
+            ? { operation: 'generate', status: 'failure', errorReason: 'RATE_LIMITED', duration: 1, deviceId: `device-${d}`, timestamp: at }
+            : { operation: 'encrypt', status: 'success', duration: 1, deviceId: `device-${d}`, timestamp: at });
+        }
+        for (const busy of ['busy-a', 'busy-b', 'busy-c']) {
+          for (let i = 0; i < 50; i += 1) rows.push({ operation: 'encrypt', status: 'success', duration: 1, deviceId: busy, timestamp: at });
+        }
+      }
+      await t.prisma.encryptionMetric.createMany({ data: rows });
+      await t.app.get(MetricRollups).run();
+      const summary = await t.app.get(MetricsSummaryService).summarize(5);
+      const exact = 1503;
+      expect(Math.abs(summary.devices.active - exact)).toBeLessThanOrEqual(exact * 3 * DEVICE_COUNT_STANDARD_ERROR);
+      expect(summary.devices.top.slice(0, 3)).toEqual(['busy-a', 'busy-b', 'busy-c'].map((deviceId) => ({ deviceId, operations: 150, failures: 0 })));
+      expect(summary.devices.rateLimitedCount).toBe(150);
+      expect(summary.devices.rateLimited).toHaveLength(10);
+      expect(summary.totals.total).toBe(rows.length);
+    } finally {
+      await t.close();
+    }
   });
 });
