@@ -9,6 +9,8 @@ import { BUILT_FROM } from './window-plan';
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** Day partitions made ahead of time (start-up and the daily job): today and the next 7. */
 export const PARTITIONS_AHEAD_DAYS = 7;
+/** How often the step's timer also makes the partitions ahead. */
+const PARTITIONS_CHECK_MS = 60 * 60_000;
 /** Dirty buckets read per pass. */
 const PASS_SIZE = 500;
 /** One bucket's build (an hour of raw rows) may take a while at a high rate. */
@@ -64,8 +66,14 @@ export class MetricRollups implements OnApplicationBootstrap, BeforeApplicationS
     void this.ensurePartitionsAhead()
       .then(() => this.run())
       .catch((error) => this.failed(error));
+    let partitionsMadeAt = Date.now();
     this.timer = setInterval(() => {
-      if (!this.running) this.run().catch((error) => this.failed(error));
+      if (this.running) return;
+      // Partitions ahead also without the daily job (cron off, or a replica alone for days).
+      const ahead = Date.now() - partitionsMadeAt >= PARTITIONS_CHECK_MS
+        ? this.ensurePartitionsAhead().then(() => (partitionsMadeAt = Date.now()))
+        : Promise.resolve();
+      ahead.then(() => this.run()).catch((error) => this.failed(error));
     }, this.config.metrics.rollupIntervalMs);
     this.timer.unref();
   }
