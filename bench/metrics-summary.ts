@@ -3,7 +3,7 @@
  * from the rollups (closed buckets) plus the raw rows of the rest.
  *
  *   npm run bench:metrics-summary [-- --hours 24 --rows 1000000 --devices 20000 --keys 50000 --runs 7]
- *   npm run bench:metrics-summary -- --hours 720 --rows 30000000
+ *   npm run bench:metrics-summary -- --hours 720 --rows 30000000 [--failing-keys 1000]
  *
  * Starts an embedded PostgreSQL in a temporary directory, applies the migrations, makes
  * the day partitions of the window, fills EncryptionMetric with generate_series (one
@@ -45,6 +45,7 @@ async function main() {
   const rows = option('rows', 1_000_000);
   const devices = option('devices', 20_000);
   const keys = option('keys', 50_000);
+  const failingKeys = option('failing-keys', 0);
   const runs = option('runs', 7);
 
   // Not mkdtemp: its 0700 directory would shut out the `postgres` user when run as root.
@@ -71,7 +72,7 @@ async function main() {
       const rollups = app.get(MetricRollups);
       await rollups.run(); // the start-up run, done before the rows come
       await repository.ensurePartitions(new Date(window.from.getTime() - 24 * HOUR_MS), now);
-      const load = await fill(server.url, { rows, hours, devices, keys, now });
+      const load = await fill(server.url, { rows, hours, devices, keys, failingKeys, now });
 
       const started = performance.now();
       const caughtUp = await rollups.run();
@@ -96,7 +97,7 @@ async function main() {
       report('  plan + problem keys', await time(runs, () => repository.inSnapshot(async (reads) => reads.problemKeys(await reads.plan(window), thresholds, SUMMARY_LIST_LIMIT))));
       report('  key states', await time(runs, () => app.get(KeysService).countByState()));
       const scan = report('count(*) over the raw rows of the window', await time(3, () => countRaw(server.url, window)));
-      out(`\nhours=${hours} rows=${rows} devices=${devices} keys=${keys} load_s=${load.toFixed(1)} ` +
+      out(`\nhours=${hours} rows=${rows} devices=${devices} keys=${keys} failing_keys=${failingKeys || keys} load_s=${load.toFixed(1)} ` +
         `rollup_catch_up_s=${rollupSeconds.toFixed(1)} rollup_buckets=${caughtUp.built} ` +
         `summary_p50_ms=${whole.toFixed(1)} raw_count_ms=${scan.toFixed(1)} ratio=${(scan / whole).toFixed(1)}`);
     } finally {
@@ -138,9 +139,9 @@ function countRaw(url: string, window: { from: Date; to: Date }) {
 
 async function fill(
   url: string,
-  options: { rows: number; hours: number; devices: number; keys: number; now: Date },
+  options: { rows: number; hours: number; devices: number; keys: number; failingKeys: number; now: Date },
 ): Promise<number> {
-  const { rows, hours, devices, keys, now } = options;
+  const { rows, hours, devices, keys, failingKeys, now } = options;
   return withClient(url, async (client) => {
     const started = performance.now();
     await client.query('SELECT setseed(0.42)');
@@ -150,7 +151,7 @@ async function fill(
       const count = Math.floor(rows / chunks) + (chunk < rows % chunks ? 1 : 0);
       const chunkHours = hours / chunks;
       const end = new Date(now.getTime() - chunk * chunkHours * HOUR_MS);
-      await client.query(insertMetrics, [count, `${chunkHours * 3600} seconds`, end, devices, keys]);
+      await client.query(insertMetrics, [count, `${chunkHours * 3600} seconds`, end, devices, keys, failingKeys || keys]);
     }
     await client.query(insertKeys, [keys, devices]);
     const loaded = performance.now();
@@ -161,14 +162,16 @@ async function fill(
 
 /**
  * $1 rows, timestamps spread over the $2 before $3; 5% failures; $4 devices and $5 keys
- * picked uniformly (the worst case for per-bucket structures), with ids as long as real
+ * (failures on the first $6 keys only: --failing-keys, default all) picked uniformly (the worst case for per-bucket structures), with ids as long as real
  * ones (UUIDs); durations in microseconds, most under a millisecond. In time order, as
  * the recorder appends them (an hour's rows are neighbours on disk).
  */
 const insertMetrics = `
   INSERT INTO "EncryptionMetric" ("id", "keyId", "deviceId", "operation", "status", "errorReason", "duration", "durationMicros", "timestamp")
   SELECT gen_random_uuid()::text,
-         CASE WHEN op = 'generate' AND failed THEN NULL ELSE md5('key' || (random() * $5::int)::int)::uuid::text END,
+         CASE WHEN op = 'generate' AND failed THEN NULL
+              WHEN failed THEN md5('key' || (random() * $6::int)::int)::uuid::text
+              ELSE md5('key' || (random() * $5::int)::int)::uuid::text END,
          md5('device' || (random() * $4::int)::int)::uuid::text,
          op,
          CASE WHEN failed THEN 'failure' ELSE 'success' END,

@@ -301,7 +301,8 @@ export class MetricsReads {
    * `minRate` in the window (numeric comparison: 3 of 10 passes 0.3), most failures
    * first, with how many keys passed in all. Exact: candidates (enough failures) come
    * from the keys that failed per bucket (MetricKeyRollup_failing_idx) and the raw
-   * rows; only their operations are then looked up, bucket by bucket.
+   * rows; then their operations (PostgreSQL probes the buckets key by key for a few
+   * candidates, or reads the buckets' key rows when most keys are candidates).
    */
   problemKeys(
     plan: WindowPlan,
@@ -322,13 +323,16 @@ export class MetricsReads {
                     ON k."grainSeconds" = used.grain AND k."bucketStart" = used.start AND k."failures" > 0) AS failing
          GROUP BY "keyId"
         HAVING sum(failures) >= ${thresholds.minFailures}
+      ), rolled AS (
+        SELECT k."keyId", sum(k."operations") AS operations
+          FROM used JOIN "MetricKeyRollup" k ON k."grainSeconds" = used.grain AND k."bucketStart" = used.start
+         WHERE k."keyId" IN (SELECT "keyId" FROM candidates)
+         GROUP BY k."keyId"
       ), rated AS (
-        SELECT c."keyId", c.failures,
-               coalesce(r.operations, 0)
-               + coalesce((SELECT sum(k."operations") FROM used JOIN "MetricKeyRollup" k
-                             ON k."grainSeconds" = used.grain AND k."bucketStart" = used.start AND k."keyId" = c."keyId"), 0)
-                 AS operations
-          FROM candidates c LEFT JOIN raw_keys r ON r."keyId" = c."keyId"
+        SELECT c."keyId", c.failures, coalesce(r.operations, 0) + coalesce(k.operations, 0) AS operations
+          FROM candidates c
+          LEFT JOIN raw_keys r ON r."keyId" = c."keyId"
+          LEFT JOIN rolled k ON k."keyId" = c."keyId"
       )
       SELECT "keyId", operations, failures, count(*) OVER () AS matching
         FROM rated
