@@ -163,8 +163,9 @@ async function fill(
 /**
  * $1 rows, timestamps spread over the $2 before $3; 5% failures; $4 devices and $5 keys
  * (failures on the first $6 keys only: --failing-keys, default all) picked uniformly (the
- * worst case for per-bucket structures), with ids as long as real ones (UUIDs); durations in microseconds, most under a millisecond. In time order, as
- * the recorder appends them (an hour's rows are neighbours on disk).
+ * worst case for per-bucket structures), with ids as long as real ones (UUIDs); durations
+ * in microseconds, most under a millisecond. In time order, as the recorder appends them
+ * (an hour's rows are neighbours on disk).
  */
 const insertMetrics = `
   INSERT INTO "EncryptionMetric" ("id", "keyId", "deviceId", "operation", "status", "errorReason", "duration", "durationMicros", "timestamp")
