@@ -1,16 +1,17 @@
 /**
- * How long getEncryptionMetricsSummary takes over 1,000,000 metric rows in its window.
+ * How long getEncryptionMetricsSummary takes over a window full of metric rows, read
+ * from the rollups (closed buckets) plus the raw rows of the rest.
  *
- *   npm run bench:metrics-summary [-- --rows 1000000 --older 0 --keys 50000 --runs 7 --without-indexes --no-vacuum]
+ *   npm run bench:metrics-summary [-- --hours 24 --rows 1000000 --devices 20000 --keys 50000 --runs 7]
+ *   npm run bench:metrics-summary -- --hours 720 --rows 30000000 [--failing-keys 1000]
  *
- * Starts an embedded PostgreSQL in a temporary directory, applies the migrations, fills
- * EncryptionMetric with generate_series (timestamps spread over the last 23 hours, plus
- * `--older` rows before the window) and ClientEncryptionKey with keys of realistic size,
- * runs VACUUM ANALYZE (what autovacuum does after a bulk load), then times
- * MetricsSummaryService.summarize(24), the code behind the GraphQL query, and each of
- * its queries. `--without-indexes` first drops the indexes added for the summary;
- * `--no-vacuum` only analyzes (right after a bulk load, before autovacuum has set the
- * visibility map that index-only scans rely on).
+ * Starts an embedded PostgreSQL in a temporary directory, applies the migrations, makes
+ * the day partitions of the window, fills EncryptionMetric with generate_series (one
+ * statement per day, timestamps spread over [now - hours, now], so the open hour has
+ * rows too) and ClientEncryptionKey, runs VACUUM ANALYZE, lets the rollup step catch up
+ * (timed), then times MetricsSummaryService.summarize(hours), the code behind the
+ * GraphQL query, and its parts, next to one count(*) over the window's raw rows.
+ * Prints name=value pairs last.
  */
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
@@ -27,11 +28,8 @@ import { applyMigrations, DatabaseModule, startEmbeddedPostgres } from '../src/d
 import { KeysService } from '../src/keys';
 import { MetricsModule } from '../src/metrics';
 import { MetricsSummaryService, SUMMARY_LIST_LIMIT } from '../src/metrics/metrics-summary.service';
-import { MetricEventsRepository, TelemetryModule } from '../src/telemetry';
+import { MetricEventsRepository, MetricRollups, TelemetryModule } from '../src/telemetry';
 import { freePort } from '../test/support/free-port';
-
-/** The index added for the summary (prisma/migrations/*_metrics_failures_index). */
-const SUMMARY_INDEXES = ['EncryptionMetric_failures_idx'];
 
 const HOUR_MS = 60 * 60 * 1000;
 
@@ -43,120 +41,159 @@ function option(name: string, fallback: number): number {
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
 async function main() {
+  const hours = option('hours', 24);
   const rows = option('rows', 1_000_000);
-  const older = option('older', 0);
+  const devices = option('devices', 20_000);
   const keys = option('keys', 50_000);
+  const failingKeys = option('failing-keys', 0);
   const runs = option('runs', 7);
-  const withoutIndexes = process.argv.includes('--without-indexes');
-  const vacuum = !process.argv.includes('--no-vacuum');
 
   // Not mkdtemp: its 0700 directory would shut out the `postgres` user when run as root.
   const dataDir = join(tmpdir(), `kms-bench-${randomBytes(4).toString('hex')}`);
   const server = await startEmbeddedPostgres({ dataDir, port: await freePort(), database: 'kms_bench' });
   try {
     await applyMigrations(server.url);
-    await fill(server.url, { rows, older, keys, withoutIndexes, vacuum });
     const config = loadConfig({
       NODE_ENV: 'test',
       LOG_LEVEL: 'silent',
       DATABASE_URL: server.url,
       KMS_MASTER_KEYS: `bench:${randomBytes(32).toString('base64')}`,
+      // The bench runs the step itself, timed.
+      METRICS_ROLLUP_INTERVAL_MS: '3600000',
     });
 
     @Module({ imports: [ConfigModule.forRoot(config), CommonModule, DatabaseModule, TelemetryModule, MetricsModule] })
     class BenchModule {}
     const app = await NestFactory.createApplicationContext(BenchModule, { logger: false });
     try {
-      const summary = app.get(MetricsSummaryService);
-      const repository = app.get(MetricEventsRepository);
-      const result = await summary.summarize(24);
-      out(`summary sees ${result.totals.total} rows in the window, ${result.devices.active} devices`);
-
-      out(`\nsummarize(24), ${runs} runs ${withoutIndexes ? 'WITHOUT' : 'with'} the summary indexes:`);
-      report('whole summary (one snapshot)', await time(runs, () => summary.summarize(24)));
       const now = new Date();
-      const window = { from: new Date(now.getTime() - 24 * HOUR_MS), to: now };
-      const thresholds = {
-        minFailures: config.metrics.problemKeyMinFailures,
-        minRate: config.metrics.problemKeyFailureRate,
-      };
-      report('  operations + percentiles', await time(runs, () => repository.inSnapshot((reads) => reads.operations(window))));
-      report('  failures by reason', await time(runs, () => repository.inSnapshot((reads) => reads.failures(window))));
-      report('  devices', await time(runs, () => repository.inSnapshot((reads) => reads.devices(window, SUMMARY_LIST_LIMIT))));
-      report('  problem keys', await time(runs, () => repository.inSnapshot((reads) => reads.problemKeys(window, thresholds, SUMMARY_LIST_LIMIT))));
+      const window = { from: new Date(now.getTime() - hours * HOUR_MS), to: now };
+      const repository = app.get(MetricEventsRepository);
+      const rollups = app.get(MetricRollups);
+      await rollups.run(); // the start-up run, done before the rows come
+      await repository.ensurePartitions(new Date(window.from.getTime() - 24 * HOUR_MS), now);
+      const load = await fill(server.url, { rows, hours, devices, keys, failingKeys, now });
+
+      const started = performance.now();
+      const caughtUp = await rollups.run();
+      const rollupSeconds = (performance.now() - started) / 1000;
+      out(`rollup step caught up: ${caughtUp.built} buckets in ${rollupSeconds.toFixed(1)} s`);
+      await analyze(server.url);
+
+      const summary = app.get(MetricsSummaryService);
+      const result = await summary.summarize(hours);
+      out(`summary sees ${result.totals.total} rows in the window, ${result.devices.active} devices, ` +
+        `${result.problematicKeys.count} problem keys`);
+      const plan = await repository.inSnapshot((reads) => reads.plan(window));
+      out(`window plan: ${plan.buckets.length} rolled-up buckets, ${plan.raw.length} raw ranges ` +
+        `(${plan.raw.map((range) => `${((range.to.getTime() - range.from.getTime()) / 60_000).toFixed(0)} min`).join(', ')})`);
+
+      out(`\nsummarize(${hours}), ${runs} runs:`);
+      const whole = report('whole summary (one snapshot)', await time(runs, () => summary.summarize(hours)));
+      const thresholds = { minFailures: config.metrics.problemKeyMinFailures, minRate: config.metrics.problemKeyFailureRate };
+      report('  plan (and raw rows read once)', await time(runs, () => repository.inSnapshot((reads) => reads.plan(window))));
+      report('  plan + operations + histograms', await time(runs, () => repository.inSnapshot(async (reads) => reads.operations(await reads.plan(window)))));
+      report('  plan + devices', await time(runs, () => repository.inSnapshot(async (reads) => reads.devices(await reads.plan(window), SUMMARY_LIST_LIMIT))));
+      report('  plan + problem keys', await time(runs, () => repository.inSnapshot(async (reads) => reads.problemKeys(await reads.plan(window), thresholds, SUMMARY_LIST_LIMIT))));
       report('  key states', await time(runs, () => app.get(KeysService).countByState()));
+      const scan = report('count(*) over the raw rows of the window', await time(3, () => countRaw(server.url, window)));
+      out(`\nhours=${hours} rows=${rows} devices=${devices} keys=${keys} failing_keys=${failingKeys || keys} load_s=${load.toFixed(1)} ` +
+        `rollup_catch_up_s=${rollupSeconds.toFixed(1)} rollup_buckets=${caughtUp.built} ` +
+        `summary_p50_ms=${whole.toFixed(1)} raw_count_ms=${scan.toFixed(1)} ratio=${(scan / whole).toFixed(1)}`);
     } finally {
       await app.close();
     }
   } finally {
-    await server.stop();
-    await rm(dataDir, { recursive: true, force: true });
+    if (process.argv.includes('--keep')) {
+      out(`kept: ${dataDir} (${server.url})`);
+    } else {
+      await server.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    }
   }
 }
 
-async function fill(
-  url: string,
-  options: { rows: number; older: number; keys: number; withoutIndexes: boolean; vacuum: boolean },
-) {
-  const { rows, older, keys, withoutIndexes, vacuum } = options;
+async function withClient<T>(url: string, work: (client: Client) => Promise<T>): Promise<T> {
   const client = new Client({ connectionString: url });
   await client.connect();
   try {
-    const started = performance.now();
-    await client.query('SELECT setseed(0.42)');
-    await client.query(insertMetrics, [rows, '23 hours', 0]);
-    if (older > 0) await client.query(insertMetrics, [older, '60 days', 25]);
-    await client.query(insertKeys, [keys]);
-    const loaded = performance.now();
-    if (withoutIndexes) {
-      for (const index of SUMMARY_INDEXES) await client.query(`DROP INDEX IF EXISTS "${index}"`);
-    }
-    const maintenance = vacuum ? 'VACUUM ANALYZE' : 'ANALYZE';
-    await client.query(`${maintenance} "EncryptionMetric"`);
-    await client.query(`${maintenance} "ClientEncryptionKey"`);
-    const sizes = await client.query(
-      `SELECT pg_size_pretty(pg_table_size('"EncryptionMetric"')) AS heap,
-              string_agg(indexrelid::regclass || ' ' || pg_size_pretty(pg_relation_size(indexrelid)), ', ') AS indexes
-         FROM pg_index WHERE indrelid = '"EncryptionMetric"'::regclass`,
-    );
-    const size = sizes.rows[0];
-    out(
-      `loaded ${rows} rows in the window, ${older} before it, ${keys} keys in ` +
-        `${((loaded - started) / 1000).toFixed(1)} s; ${maintenance.toLowerCase()} ` +
-        `${((performance.now() - loaded) / 1000).toFixed(1)} s\nEncryptionMetric: table ${size.heap}; indexes ${size.indexes}`,
-    );
+    return await work(client);
   } finally {
     await client.end();
   }
 }
 
+async function analyze(url: string) {
+  await withClient(url, async (client) => {
+    await client.query('VACUUM ANALYZE "EncryptionMetric"');
+    for (const table of ['MetricRollup', 'MetricDeviceRollup', 'MetricDeviceSketch', 'MetricKeyRollup', 'ClientEncryptionKey']) {
+      await client.query(`VACUUM ANALYZE "${table}"`);
+    }
+  });
+}
+
+function countRaw(url: string, window: { from: Date; to: Date }) {
+  return withClient(url, (client) =>
+    client.query('SELECT count(*) FROM "EncryptionMetric" WHERE "timestamp" BETWEEN $1 AND $2', [window.from, window.to]));
+}
+
+async function fill(
+  url: string,
+  options: { rows: number; hours: number; devices: number; keys: number; failingKeys: number; now: Date },
+): Promise<number> {
+  const { rows, hours, devices, keys, failingKeys, now } = options;
+  return withClient(url, async (client) => {
+    const started = performance.now();
+    await client.query('SELECT setseed(0.42)');
+    // One statement per day of the window (or less): the insert trigger's transition table stays small.
+    const chunks = Math.max(1, Math.ceil(hours / 24));
+    for (let chunk = 0; chunk < chunks; chunk += 1) {
+      const count = Math.floor(rows / chunks) + (chunk < rows % chunks ? 1 : 0);
+      const chunkHours = hours / chunks;
+      const end = new Date(now.getTime() - chunk * chunkHours * HOUR_MS);
+      await client.query(insertMetrics, [count, `${chunkHours * 3600} seconds`, end, devices, keys, failingKeys || keys]);
+    }
+    await client.query(insertKeys, [keys, devices]);
+    const loaded = performance.now();
+    out(`loaded ${rows} rows over ${hours} h, ${keys} keys in ${((loaded - started) / 1000).toFixed(1)} s`);
+    return (loaded - started) / 1000;
+  });
+}
+
 /**
- * $1 rows, timestamps spread over $2 ending $3 hours ago; 5% failures; 20,000 devices and
- * 50,000 keys, with ids as long as real ones (UUIDs).
+ * $1 rows, timestamps spread over the $2 before $3; 5% failures; $4 devices and $5 keys
+ * (failures on the first $6 keys only: --failing-keys, default all) picked uniformly (the
+ * worst case for per-bucket structures), with ids as long as real ones (UUIDs); durations
+ * in microseconds, most under a millisecond. In time order, as the recorder appends them
+ * (an hour's rows are neighbours on disk).
  */
 const insertMetrics = `
-  INSERT INTO "EncryptionMetric" ("id", "keyId", "deviceId", "operation", "status", "errorReason", "duration", "timestamp")
+  INSERT INTO "EncryptionMetric" ("id", "keyId", "deviceId", "operation", "status", "errorReason", "duration", "durationMicros", "timestamp")
   SELECT gen_random_uuid()::text,
-         CASE WHEN op = 'generate' AND failed THEN NULL ELSE md5('key' || (random() * 50000)::int)::uuid::text END,
-         md5('device' || (random() * 20000)::int)::uuid::text,
+         CASE WHEN op = 'generate' AND failed THEN NULL
+              WHEN failed THEN md5('key' || (random() * $6::int)::int)::uuid::text
+              ELSE md5('key' || (random() * $5::int)::int)::uuid::text END,
+         md5('device' || (random() * $4::int)::int)::uuid::text,
          op,
          CASE WHEN failed THEN 'failure' ELSE 'success' END,
          CASE WHEN NOT failed THEN NULL
               WHEN op = 'generate' THEN 'RATE_LIMITED'
               ELSE (ARRAY['DECRYPTION_FAILED', 'KEY_EXPIRED', 'KEY_NOT_FOUND', 'CREDENTIAL_LOCKED'])[1 + (random() * 3)::int]
          END,
-         CASE WHEN op = 'generate' THEN 100 + (random() * 200)::int ELSE (random() * random() * 40)::int END,
-         now() - make_interval(hours => $3) - random() * $2::interval
-    FROM (SELECT (ARRAY['generate', 'encrypt', 'decrypt', 'decrypt', 'verifyPasscode', 'verifyTransactionPin'])
+         round(micros / 1000.0)::int, micros, at
+    FROM (SELECT $3::timestamptz - random() * $2::interval AS at, (ARRAY['generate', 'encrypt', 'decrypt', 'decrypt', 'verifyPasscode', 'verifyTransactionPin'])
                    [1 + (random() * 5)::int] AS op,
                  random() < 0.05 AS failed
-            FROM generate_series(1, $1::int)) generated`;
+            FROM generate_series(1, $1::int)) generated
+   CROSS JOIN LATERAL (SELECT CASE WHEN op = 'generate' THEN 100000 + (random() * 200000)::int
+                                   ELSE 50 + (random() * random() * 3000)::int END AS micros) duration
+   ORDER BY at`;
 
 /** Keys of realistic width (SPKI PEM about 450 bytes, wrapped PKCS#8 about 1,700). */
 const insertKeys = `
   INSERT INTO "ClientEncryptionKey" ("id", "deviceId", "publicKey", "privateKey", "expiresAt", "deprecated",
                                      "deprecatedAt", "revokedAt", "createdAt", "updatedAt")
-  SELECT md5('key' || i)::uuid::text, md5('device' || (i % 20000))::uuid::text,
+  SELECT md5('key' || i)::uuid::text, md5('device' || (i % $2::int))::uuid::text,
          (SELECT string_agg(md5(random()::text || i || part), '') FROM generate_series(1, 14) part),
          (SELECT string_agg(md5(random()::text || i || part), '') FROM generate_series(1, 53) part),
          created + interval '30 days', deprecated, CASE WHEN deprecated THEN created + interval '30 days' END,
@@ -174,13 +211,14 @@ async function time(runs: number, work: () => Promise<unknown>): Promise<number[
   return durations;
 }
 
-function report(label: string, durations: number[]) {
+function report(label: string, durations: number[]): number {
   const sorted = [...durations].sort((a, b) => a - b);
   const median = sorted[Math.floor(sorted.length / 2)];
   out(
     `${label.padEnd(38)} min ${sorted[0].toFixed(0).padStart(5)} ms   median ${median.toFixed(0).padStart(5)} ms` +
       `   max ${sorted[sorted.length - 1].toFixed(0).padStart(5)} ms`,
   );
+  return median;
 }
 
 main().then(

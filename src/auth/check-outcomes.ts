@@ -1,5 +1,5 @@
 import { ErrorCode } from '../common';
-import type { MetricRefusal, OperationName } from '../telemetry';
+import { CREDENTIAL_CHECK_REASONS, type MetricRefusal, type OperationName } from '../telemetry';
 import { PASSCODE, TRANSACTION_PIN } from './credential-kind';
 
 /**
@@ -11,8 +11,8 @@ import { PASSCODE, TRANSACTION_PIN } from './credential-kind';
  * `kms_credential_checks_total` and `kms_credential_lockouts_total`).
  */
 export const CHECK_REFUSALS = {
-  invalid: { code: 'CREDENTIAL_INVALID', reason: 'credential-invalid' },
-  lockedOut: { code: 'CREDENTIAL_LOCKED_OUT', reason: 'credential-locked-out' },
+  invalid: { code: CREDENTIAL_CHECK_REASONS.invalid, reason: 'credential-invalid' },
+  lockedOut: { code: CREDENTIAL_CHECK_REASONS.lockedOut, reason: 'credential-locked-out' },
 } as const satisfies Record<string, MetricRefusal>;
 
 /** The operations that check a stored secret (a counted attempt). */

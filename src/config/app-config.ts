@@ -96,7 +96,12 @@ export interface AppConfig {
     introspection: boolean;
   };
   metrics: {
+    /** Raw EncryptionMetric rows (whole day partitions are dropped past it). */
     retentionDays: number;
+    /** Rollups (may outlive the raw rows). */
+    rollupRetentionDays: number;
+    /** How often the rollup step looks for buckets to build. */
+    rollupIntervalMs: number;
     flushIntervalMs: number;
     batchSize: number;
     bufferMax: number;
@@ -300,6 +305,8 @@ function toAppConfig(env: Environment, isProduction: boolean, host: HostFacts, w
     },
     metrics: {
       retentionDays: env.METRICS_RETENTION_DAYS,
+      rollupRetentionDays: env.METRICS_ROLLUP_RETENTION_DAYS,
+      rollupIntervalMs: env.METRICS_ROLLUP_INTERVAL_MS,
       flushIntervalMs: env.METRICS_FLUSH_INTERVAL_MS,
       batchSize: env.METRICS_BATCH_SIZE,
       bufferMax: env.METRICS_BUFFER_MAX,

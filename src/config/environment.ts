@@ -238,6 +238,12 @@ export class Environment {
   @Type(() => Number) @Min(1) @Max(3650) @IsInt()
   METRICS_RETENTION_DAYS = 90;
 
+  @Type(() => Number) @Min(1) @Max(3650) @IsInt()
+  METRICS_ROLLUP_RETENTION_DAYS = 400;
+
+  @Type(() => Number) @Min(1000) @Max(3600000) @IsInt()
+  METRICS_ROLLUP_INTERVAL_MS = 60000;
+
   @IsOptional() @Validate(MasterKeyRing)
   KMS_MASTER_KEYS?: string;
 

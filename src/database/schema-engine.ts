@@ -181,11 +181,12 @@ class MigrationAdapterFactory extends PrismaPg {
 }
 
 /** The migrations folder in the shape the engine expects. */
-export async function readMigrationList(): Promise<MigrationList> {
+export async function readMigrationList(upTo?: string): Promise<MigrationList> {
   const entries = await readdir(MIGRATIONS_DIR, { withFileTypes: true }).catch(() => []);
   const directories = entries
     .filter((entry) => entry.isDirectory())
     .map((entry) => entry.name)
+    .filter((name) => upTo === undefined || name <= upTo)
     .sort();
   const lockfilePath = join(MIGRATIONS_DIR, 'migration_lock.toml');
   return {
@@ -210,9 +211,13 @@ export async function readMigrationList(): Promise<MigrationList> {
   };
 }
 
-/** Applies every migration in prisma/migrations not yet recorded in _prisma_migrations. */
-export async function applyMigrations(databaseUrl: string): Promise<string[]> {
-  const migrationsList = await readMigrationList();
+/**
+ * Applies every migration in prisma/migrations not yet recorded in _prisma_migrations
+ * (or those up to the one named `upTo` included: upgrade tests stop there, write rows
+ * in the old schema, then apply the rest).
+ */
+export async function applyMigrations(databaseUrl: string, upTo?: string): Promise<string[]> {
+  const migrationsList = await readMigrationList(upTo);
   return withSchemaEngine(databaseUrl, async (engine) => {
     const result = await engine.applyMigrations({ migrationsList, filters: NO_FILTERS });
     return result.appliedMigrationNames;

@@ -5,7 +5,7 @@ import { Clock } from '../common';
 import { APP_CONFIG, type AppConfig } from '../config';
 import { AdvisoryLock, Batch, Exclusive } from '../database';
 import { KeyMaintenance } from '../keys';
-import { JobReports, Measured, MetricEventsRepository } from '../telemetry';
+import { JobReports, Measured, MetricEventsRepository, MetricRollups } from '../telemetry';
 import { noCounts, RotationCounts, RotationReport } from './rotation-report';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -15,7 +15,8 @@ type Step = [keyof RotationCounts, (limit: number) => Promise<number>];
 
 /**
  * The daily lifecycle job (docs/contract.md, key lifecycle): deprecate expired keys, delete keys
- * past retention, delete old metrics, purge spent single-use records, old
+ * past retention, make metric day partitions ahead, drop those past retention (and
+ * delete old rows outside them, and old rollups), purge spent single-use records, old
  * rate-limit ledger rows and the attempt counters of unknown users (placeholder
  * credential rows) quiet for a lock-out window. One runner across all instances (advisory lock); each
  * step is a batch statement of the module that owns the table, walked until a
@@ -32,6 +33,7 @@ export class KeyRotationService implements BeforeApplicationShutdown {
     private readonly keys: KeyMaintenance,
     private readonly auth: AuthMaintenance,
     private readonly metricEvents: MetricEventsRepository,
+    private readonly metricRollups: MetricRollups,
     private readonly lock: AdvisoryLock,
     private readonly clock: Clock,
     private readonly reports: JobReports,
@@ -87,11 +89,14 @@ export class KeyRotationService implements BeforeApplicationShutdown {
 
   private steps(now: Date): Step[] {
     const metricCutoff = new Date(now.getTime() - this.config.metrics.retentionDays * DAY_MS);
-    const { keys, auth, metricEvents } = this;
+    const { keys, auth, metricEvents, metricRollups } = this;
     return [
       ['deprecatedKeys', walk<Date>((after, limit) => keys.deprecateExpiredKeys(now, after, limit))],
       ['deletedKeys', walk<string>((after, limit) => keys.deleteKeysPastRetention(now, after, limit))],
+      ['createdMetricPartitions', once(() => metricRollups.ensurePartitionsAhead())],
+      ['droppedMetricPartitions', once(() => metricEvents.dropPartitionsBefore(metricCutoff))],
       ['deletedMetrics', walk<Date>((after, limit) => metricEvents.deleteBefore(metricCutoff, after, limit))],
+      ['deletedMetricRollups', once(() => metricRollups.deleteExpired(now))],
       ['purgedConsumedCiphertexts', walk<Date>((after, limit) => auth.purgeSpentCiphertexts(now, after, limit))],
       ['purgedKeyGenerations', walk<Date>((after, limit) => keys.purgeKeyGenerations(now, after, limit))],
       ['purgedCallerKeyGenerations', walk<Date>((after, limit) => keys.purgeCallerGenerations(now, after, limit))],
@@ -112,6 +117,16 @@ export class KeyRotationService implements BeforeApplicationShutdown {
     }
     return true;
   }
+}
+
+/** A step done in one go (partitions: no row by row work): its count, then nothing. */
+function once(work: () => Promise<number>) {
+  let done = false;
+  return async () => {
+    if (done) return 0;
+    done = true;
+    return work();
+  };
 }
 
 /** A step's batches, each starting where the previous one ended. */

@@ -2,7 +2,14 @@
 export interface RotationCounts {
   deprecatedKeys: number;
   deletedKeys: number;
+  /** Raw metric rows outside the day partitions (default partition) past retention, deleted by batch. */
   deletedMetrics: number;
+  /** Whole day partitions of raw metric rows past retention, dropped. */
+  droppedMetricPartitions: number;
+  /** Day partitions made ahead (today and the next 7 days). */
+  createdMetricPartitions: number;
+  /** Rollup rows past METRICS_ROLLUP_RETENTION_DAYS. */
+  deletedMetricRollups: number;
   purgedConsumedCiphertexts: number;
   purgedKeyGenerations: number;
   purgedCallerKeyGenerations: number;
@@ -24,6 +31,9 @@ export const noCounts = (): RotationCounts => ({
   deprecatedKeys: 0,
   deletedKeys: 0,
   deletedMetrics: 0,
+  droppedMetricPartitions: 0,
+  createdMetricPartitions: 0,
+  deletedMetricRollups: 0,
   purgedConsumedCiphertexts: 0,
   purgedKeyGenerations: 0,
   purgedCallerKeyGenerations: 0,

@@ -1,15 +1,17 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { CHECK_REFUSALS, checkOutcomeOf, CHECKING_OPERATIONS } from '../auth';
-import { Clock, ErrorCode } from '../common';
+import { Clock } from '../common';
 import { APP_CONFIG, type AppConfig } from '../config';
 import { rate, round, toNumber } from '../database';
 import { KeysService } from '../keys';
 import {
+  addBins,
   DeviceRow,
-  FailureRow,
+  Histogram,
   MetricEventsRepository,
+  OperationAggregateRow,
   OperationName,
-  OperationRow,
+  percentilesMicros,
   ProblemKeyRow,
 } from '../telemetry';
 import {
@@ -23,13 +25,25 @@ import {
 } from './models/encryption-metrics-summary.model';
 
 const HOUR_MS = 60 * 60 * 1000;
-/** A user's wrong or locked secret: not a failure of the device key it was encrypted with. */
-const NOT_KEY_FAILURES = [CHECK_REFUSALS.invalid.code, CHECK_REFUSALS.lockedOut.code, ErrorCode.CREDENTIAL_LOCKED];
 const KEY_GENERATION: OperationName = 'generate';
+const PERCENTILES = [0.5, 0.95, 0.99];
 /** Length of the capped lists (busiest devices, rate-limited devices, problem keys). */
 export const SUMMARY_LIST_LIMIT = 10;
 
-/** The operators' summary of EncryptionMetric rows over [now - hours, now]. */
+/** A failure count by operation and error code. */
+interface FailureCount {
+  operation: string;
+  reason: string;
+  count: number;
+}
+
+/**
+ * The operators' summary of EncryptionMetric rows over [now - hours, now]: the rollups
+ * of the closed buckets inside the window plus the raw rows of the rest (telemetry's
+ * WindowPlan). Counts, rates, failures by reason, devices and problem keys are exact;
+ * avg and max are exact to the microsecond; percentiles come from the duration
+ * histogram, within PERCENTILE_RELATIVE_ERROR (4.43%) of the exact value.
+ */
 @Injectable()
 export class MetricsSummaryService {
   constructor(
@@ -44,17 +58,20 @@ export class MetricsSummaryService {
     const window = { from: new Date(now.getTime() - timeframeHours * HOUR_MS), to: now };
     const { problemKeyMinFailures, problemKeyFailureRate } = this.config.metrics;
     const [{ operationRows, failureRows, deviceRow, problemRows }, keys] = await Promise.all([
-      this.metricEvents.inSnapshot(async (reads) => ({
-        operationRows: await reads.operations(window),
-        failureRows: await reads.failures(window),
-        deviceRow: await reads.devices(window, SUMMARY_LIST_LIMIT),
-        problemRows: await reads.problemKeys(
-          window,
-          { minFailures: problemKeyMinFailures, minRate: problemKeyFailureRate },
-          SUMMARY_LIST_LIMIT,
-          NOT_KEY_FAILURES,
-        ),
-      })),
+      this.metricEvents.inSnapshot(async (reads) => {
+        const plan = await reads.plan(window);
+        const aggregates = await reads.operations(plan);
+        return {
+          operationRows: aggregates,
+          failureRows: failureCounts(aggregates),
+          deviceRow: await reads.devices(plan, SUMMARY_LIST_LIMIT),
+          problemRows: await reads.problemKeys(
+            plan,
+            { minFailures: problemKeyMinFailures, minRate: problemKeyFailureRate },
+            SUMMARY_LIST_LIMIT,
+          ),
+        };
+      }),
       this.keys.countByState(),
     ]);
     const operations = toOperations(operationRows, failureRows);
@@ -77,21 +94,53 @@ export class MetricsSummaryService {
   }
 }
 
-function toOperations(rows: OperationRow[], failures: FailureRow[]): OperationMetrics[] {
-  return rows.map((row) => {
-    const total = toNumber(row.total);
-    const successes = toNumber(row.successes);
-    const [p50, p95, p99] = row.percentiles.map((value) => round(value, 2));
-    return {
-      operation: row.operation,
-      total,
-      successes,
-      failures: toNumber(row.failures),
-      successRate: rate(successes, total),
-      durationMs: { avg: round(toNumber(row.avg), 2), p50, p95, p99, max: toNumber(row.max) },
-      failuresByReason: byReason(failures.filter((failure) => failure.operation === row.operation)),
+/** Failures by operation and error code (a failure without one: UNKNOWN). */
+function failureCounts(rows: OperationAggregateRow[]): FailureCount[] {
+  return rows
+    .filter((row) => row.status === 'failure')
+    .map((row) => ({ operation: row.operation, reason: row.errorReason ?? 'UNKNOWN', count: toNumber(row.count) }));
+}
+
+/** Merges the rows of each operation (rollups and raw parts), by name in C order. */
+function toOperations(rows: OperationAggregateRow[], failures: FailureCount[]): OperationMetrics[] {
+  const merged = new Map<
+    string,
+    { total: number; successes: number; sumMicros: number; minMicros: number; maxMicros: number; histogram: Histogram }
+  >();
+  for (const row of rows) {
+    const entry = merged.get(row.operation) ?? {
+      total: 0, successes: 0, sumMicros: 0, minMicros: Infinity, maxMicros: 0, histogram: new Map(),
     };
-  });
+    const count = toNumber(row.count);
+    entry.total += count;
+    if (row.status === 'success') entry.successes += count;
+    entry.sumMicros += toNumber(row.sumMicros);
+    entry.minMicros = Math.min(entry.minMicros, toNumber(row.minMicros));
+    entry.maxMicros = Math.max(entry.maxMicros, toNumber(row.maxMicros));
+    addBins(entry.histogram, row.bins.map(Number), row.counts.map(toNumber));
+    merged.set(row.operation, entry);
+  }
+  return [...merged]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([operation, entry]) => {
+      const inRange = (micros: number) => Math.min(entry.maxMicros, Math.max(entry.minMicros, micros));
+      const [p50, p95, p99] = percentilesMicros(entry.histogram, PERCENTILES).map((micros) => round(inRange(micros) / 1000, 2));
+      return {
+        operation,
+        total: entry.total,
+        successes: entry.successes,
+        failures: entry.total - entry.successes,
+        successRate: rate(entry.successes, entry.total),
+        durationMs: {
+          avg: round(entry.sumMicros / entry.total / 1000, 2),
+          p50,
+          p95,
+          p99,
+          max: round(entry.maxMicros / 1000, 3),
+        },
+        failuresByReason: byReason(failures.filter((failure) => failure.operation === operation)),
+      };
+    });
 }
 
 /** From each checking operation's successes and failure reasons. */
@@ -119,9 +168,9 @@ function totalsOf(operations: OperationTotals[]): OperationTotals {
 }
 
 /** Summed over the rows given; most frequent first, then by name. */
-function byReason(rows: FailureRow[]): ReasonCount[] {
+function byReason(rows: FailureCount[]): ReasonCount[] {
   const counts = new Map<string, number>();
-  for (const row of rows) counts.set(row.reason, (counts.get(row.reason) ?? 0) + toNumber(row.count));
+  for (const row of rows) counts.set(row.reason, (counts.get(row.reason) ?? 0) + row.count);
   return [...counts]
     .map(([reason, count]) => ({ reason, count }))
     .sort((a, b) => b.count - a.count || (a.reason < b.reason ? -1 : 1));

@@ -1,21 +1,31 @@
 /**
  * Telemetry, the layer under every feature: the operation names, the @Measured
  * decorator and tagOperation(), the recorder that batches metric events, and the
- * EncryptionMetric table it writes (its retention and its reads for the report).
+ * EncryptionMetric table it writes (day partitions, retention, the rollups the report
+ * reads, and the reads themselves).
  * Imports no feature.
  */
 export { JobReport, JobReports } from './job-reports';
 export { Measured, tagOperation } from './measured';
-export { MetricEvent, MetricRefusal, MetricStatus, MetricTags } from './metric-event';
+export {
+  CREDENTIAL_CHECK_REASONS,
+  MetricEvent,
+  MetricRefusal,
+  MetricStatus,
+  MetricTags,
+  NOT_KEY_FAILURE_REASONS,
+} from './metric-event';
+export { DEVICE_COUNT_STANDARD_ERROR } from './device-sketch';
+export { addBins, Histogram, PERCENTILE_RELATIVE_ERROR, percentilesMicros } from './duration-histogram';
 export {
   DeviceRow,
-  FailureRow,
   MetricEventsRepository,
   MetricsReads,
   MetricWindow,
-  OperationRow,
+  OperationAggregateRow,
   ProblemKeyRow,
 } from './metric-events.repository';
+export { MetricRollups, RollupRun } from './metric-rollups';
 export { MetricsRecorder } from './metrics.recorder';
 export { OPERATIONS, OperationName } from './operations';
 export { TelemetryModule } from './telemetry.module';

@@ -12,8 +12,10 @@ export interface MetricEvent {
   errorReason?: string | null;
   /** The internal reason of a failure, finer than the code (see KmsError.reason). */
   errorDetail?: string | null;
-  /** Milliseconds. */
+  /** Whole milliseconds (the seed's field). */
   duration: number;
+  /** Microseconds, when measured finer (the recorder does); else read as duration * 1000. */
+  durationMicros?: number | null;
   timestamp: Date;
 }
 
@@ -33,3 +35,15 @@ export interface MetricRefusal {
   code: string;
   reason: string;
 }
+
+/**
+ * Failure reasons that are about the user, not the device key used: a wrong passcode or
+ * PIN (metric-only reasons, see MetricTags.refusal) and a check refused while locked.
+ * They never count as a key's failures (problematic keys).
+ */
+export const CREDENTIAL_CHECK_REASONS = {
+  invalid: 'CREDENTIAL_INVALID',
+  lockedOut: 'CREDENTIAL_LOCKED_OUT',
+  locked: 'CREDENTIAL_LOCKED',
+} as const;
+export const NOT_KEY_FAILURE_REASONS: readonly string[] = Object.values(CREDENTIAL_CHECK_REASONS);

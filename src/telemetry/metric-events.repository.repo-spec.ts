@@ -1,5 +1,6 @@
 import { repositoryDatabase, RepositoryDatabase } from '../../test/support/repository-database';
 import { toNumber } from '../database';
+import { addBins, binMicros, percentilesMicros, PERCENTILE_RELATIVE_ERROR } from './duration-histogram';
 import { MetricEventsRepository } from './metric-events.repository';
 
 const NOW = new Date('2026-06-01T12:00:00.000Z');
@@ -16,52 +17,78 @@ describe('MetricEventsRepository', () => {
   afterAll(() => db.close());
   afterEach(() => db.prisma.encryptionMetric.deleteMany());
 
-  it("computes per operation exactly PostgreSQL's count, avg and percentile_cont, from one hashed pass", async () => {
+  it("reads percentiles from the histogram within its stated bound of PostgreSQL's percentile_cont", async () => {
     let seed = 7;
     const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
-    const sizes: [string, number][] = [['one', 1], ['two', 2], ['many', 997], ['tail', 250], ['flat', 40]];
-    await db.prisma.encryptionMetric.createMany({
-      data: sizes.flatMap(([name, count]) =>
-        Array.from({ length: count }, () => ({
-          operation: `random-${name}`,
-          status: random() < 0.9 ? 'success' : 'failure',
-          duration: name === 'flat' ? 12 : Math.floor(random() ** 3 * 5000),
-          timestamp: new Date(NOW.getTime() - Math.floor(random() * HOUR_MS)),
-        })),
+    const sizes: [string, number][] = [['one', 1], ['two', 2], ['many', 997], ['tail', 250], ['flat', 40], ['fast', 300]];
+    await events.insertMany(
+      sizes.flatMap(([name, count]) =>
+        Array.from({ length: count }, () => {
+          const micros = name === 'flat' ? 12_000 : name === 'fast' ? 100 + Math.floor(random() * 900) : Math.floor(random() ** 3 * 5_000_000);
+          return {
+            operation: `random-${name}` as never,
+            status: random() < 0.9 ? ('success' as const) : ('failure' as const),
+            duration: Math.round(micros / 1000),
+            durationMicros: micros,
+            timestamp: new Date(NOW.getTime() - Math.floor(random() * HOUR_MS)),
+          };
+        }),
       ),
-    });
-    const direct = await db.prisma.$queryRaw<{ operation: string; total: bigint; successes: bigint; avg: number; max: number; percentiles: number[] }[]>`
-      SELECT "operation", count(*) AS total, count(*) FILTER (WHERE "status" = 'success') AS successes,
-             avg("duration")::float8 AS avg, max("duration") AS max,
-             percentile_cont(ARRAY[0.5, 0.95, 0.99]::float8[]) WITHIN GROUP (ORDER BY "duration") AS percentiles
+    );
+    const direct = await db.prisma.$queryRaw<{ operation: string; total: bigint; percentiles: number[] }[]>`
+      SELECT "operation", count(*) AS total,
+             percentile_cont(ARRAY[0.5, 0.95, 0.99]::float8[]) WITHIN GROUP (ORDER BY "durationMicros") AS percentiles
         FROM "EncryptionMetric" GROUP BY "operation" ORDER BY "operation" COLLATE "C"`;
-    const computed = await events.inSnapshot((reads) => reads.operations(WINDOW));
-    const comparable = (row: { operation: string; total: unknown; successes: unknown; avg: unknown; max: unknown; percentiles: number[] }) => ({
-      operation: row.operation,
-      total: toNumber(row.total as bigint),
-      successes: toNumber(row.successes as bigint),
-      avg: Math.round(toNumber(row.avg as number) * 1e9) / 1e9,
-      max: toNumber(row.max as number),
-      percentiles: row.percentiles.map((value) => Math.round(value * 1e9) / 1e9),
-    });
-    expect(computed.map(comparable)).toEqual(direct.map(comparable));
-    expect(computed).toHaveLength(sizes.length);
+    const rows = await events.inSnapshot(async (reads) => reads.operations(await reads.plan(WINDOW)));
+    for (const exact of direct) {
+      const histogram = new Map<number, number>();
+      const mine = rows.filter((row) => row.operation === exact.operation);
+      for (const row of mine) addBins(histogram, row.bins.map(Number), row.counts.map(toNumber));
+      expect(mine.reduce((sum, row) => sum + toNumber(row.count), 0)).toBe(toNumber(exact.total));
+      percentilesMicros(histogram, [0.5, 0.95, 0.99]).forEach((estimate, i) => {
+        expect(Math.abs(estimate - exact.percentiles[i])).toBeLessThanOrEqual(exact.percentiles[i] * PERCENTILE_RELATIVE_ERROR + 1e-9);
+      });
+    }
+    // The bound is tight: a value at a bin's lower edge reads 2^(1/16) higher.
+    expect(binMicros(9) / 2).toBeCloseTo(1 + PERCENTILE_RELATIVE_ERROR, 12);
   });
 
-  it('reads the window with both ends included', async () => {
-    const row = (timestamp: Date) => ({ operation: 'decrypt', status: 'failure', errorReason: 'KEY_REVOKED', duration: 1, timestamp });
-    await db.prisma.encryptionMetric.createMany({
-      data: [row(WINDOW.from), row(WINDOW.to), row(new Date(WINDOW.from.getTime() - 1)), row(new Date(WINDOW.to.getTime() + 1))],
+  it('writes a batch in one statement, with or without microseconds, and reads the window with both ends included', async () => {
+    const row = (timestamp: Date, durationMicros?: number) => ({
+      operation: 'decrypt' as const, status: 'failure' as const, errorReason: 'KEY_REVOKED', duration: 1, durationMicros, timestamp,
     });
-    const [failures] = await events.inSnapshot((reads) => reads.failures(WINDOW));
-    expect({ ...failures, count: toNumber(failures.count) }).toEqual({ operation: 'decrypt', reason: 'KEY_REVOKED', count: 2 });
+    await events.insertMany([
+      row(WINDOW.from, 420), row(WINDOW.to), row(new Date(WINDOW.from.getTime() - 1)), row(new Date(WINDOW.to.getTime() + 1)),
+    ]);
+    const rows = await events.inSnapshot(async (reads) => reads.operations(await reads.plan(WINDOW)));
+    expect(rows.map((entry) => ({ ...entry, count: toNumber(entry.count), minMicros: toNumber(entry.minMicros), maxMicros: toNumber(entry.maxMicros) })))
+      .toMatchObject([{ operation: 'decrypt', errorReason: 'KEY_REVOKED', count: 2, minMicros: 420, maxMicros: 1000 }]);
+    expect(await db.prisma.encryptionMetric.count({ where: { id: { not: '' } } })).toBe(4);
   });
 
-  it('deletes, by batch, the rows strictly older than the retention cutoff', async () => {
-    const row = (timestamp: Date) => ({ operation: 'encrypt', status: 'success', duration: 1, timestamp });
-    await db.prisma.encryptionMetric.createMany({
-      data: [row(new Date(NOW.getTime() - 2)), row(new Date(NOW.getTime() - 1)), row(NOW)],
-    });
+  it('makes day partitions (rows waiting in the default partition move in) and drops those past retention', async () => {
+    const at = (iso: string) => ({ operation: 'encrypt' as const, status: 'success' as const, duration: 1, timestamp: new Date(iso) });
+    await events.insertMany([at('2026-05-01T10:00:00.000Z'), at('2026-05-02T23:59:59.999Z'), at('2026-05-03T00:00:00.000Z')]);
+    const where = (table: string) => db.prisma.$queryRawUnsafe<{ n: number }[]>(`SELECT count(*)::int AS n FROM "${table}"`);
+    expect(await where('EncryptionMetric_default')).toEqual([{ n: 3 }]);
+
+    expect(await events.ensurePartitions(new Date('2026-05-01T05:00:00Z'), new Date('2026-05-02T05:00:00Z'))).toBe(2);
+    expect(await events.ensurePartitions(new Date('2026-05-01T05:00:00Z'), new Date('2026-05-02T05:00:00Z'))).toBe(0);
+    expect(await where('EncryptionMetric_default')).toEqual([{ n: 1 }]);
+    expect(await where('EncryptionMetric_p20260502')).toEqual([{ n: 1 }]);
+    expect(await events.partitionDays()).toEqual([new Date('2026-05-01T00:00:00Z'), new Date('2026-05-02T00:00:00Z')]);
+
+    // A day goes once all of it is past the cutoff: 2026-05-02 stays while the cutoff is inside it.
+    expect(await events.dropPartitionsBefore(new Date('2026-05-02T23:59:59.999Z'))).toBe(1);
+    expect(await events.partitionDays()).toEqual([new Date('2026-05-02T00:00:00Z')]);
+    expect(await events.dropPartitionsBefore(new Date('2026-05-03T00:00:00Z'))).toBe(1);
+    expect(await db.prisma.encryptionMetric.count()).toBe(1);
+    expect(await events.partitionDays()).toEqual([]);
+  });
+
+  it('deletes, by batch, the rows of the default partition strictly older than the retention cutoff', async () => {
+    const row = (timestamp: Date) => ({ operation: 'encrypt' as const, status: 'success' as const, duration: 1, timestamp });
+    await events.insertMany([row(new Date(NOW.getTime() - 2)), row(new Date(NOW.getTime() - 1)), row(NOW)]);
     expect(await events.deleteBefore(NOW, null, 1)).toEqual({ changed: 1, cursor: new Date(NOW.getTime() - 2) });
     expect(await events.deleteBefore(NOW, new Date(NOW.getTime() - 2), 1)).toMatchObject({ changed: 1 });
     expect(await events.deleteBefore(NOW, new Date(NOW.getTime() - 1), 1)).toMatchObject({ changed: 0 });

@@ -1,10 +1,13 @@
 import { Injectable } from '@nestjs/common';
-import { Batch, deleteInsertOnlyBatch, Prisma, PrismaService, SqlNumber } from '../database';
+import { Batch, deleteInsertOnlyBatch, Prisma, PrismaService, SqlNumber, toNumber } from '../database';
 import { ErrorCode } from '../common';
-import type { MetricEvent } from './metric-event';
+import { type MetricEvent, NOT_KEY_FAILURE_REASONS } from './metric-event';
 import type { OperationName } from './operations';
+import { estimateDevices, mergeSketches, rawDeviceSketch, SKETCH_REGISTERS } from './device-sketch';
+import { bucketKey, DEVICE_LIST_GRAIN_SECONDS, planWindow, WindowPlan } from './window-plan';
 
 const KEY_GENERATION: OperationName = 'generate';
+const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** A time window, both ends included. */
 export interface MetricWindow {
@@ -12,22 +15,20 @@ export interface MetricWindow {
   to: Date;
 }
 
-
-export interface OperationRow {
+/**
+ * Durations of the rows of one (operation, status, errorReason), in microseconds, with
+ * their histogram (duration-histogram.ts): from rollups and raw rows alike.
+ */
+export interface OperationAggregateRow {
   operation: string;
-  total: SqlNumber;
-  successes: SqlNumber;
-  failures: SqlNumber;
-  avg: SqlNumber;
-  /** percentile_cont at 0.5, 0.95, 0.99. */
-  percentiles: number[];
-  max: SqlNumber;
-}
-
-export interface FailureRow {
-  operation: string;
-  reason: string;
+  status: string;
+  errorReason: string | null;
   count: SqlNumber;
+  sumMicros: SqlNumber;
+  minMicros: SqlNumber;
+  maxMicros: SqlNumber;
+  bins: number[];
+  counts: SqlNumber[];
 }
 
 export interface DeviceRow {
@@ -47,28 +48,144 @@ export interface ProblemKeyRow {
 
 /** Longest a summary's snapshot may stay open. */
 const SNAPSHOT_TIMEOUT_MS = 60_000;
+/** The partition every row outside the day partitions lands in. */
+const DEFAULT_PARTITION = 'EncryptionMetric_default';
+const PARTITION_NAME = /^EncryptionMetric_p(\d{4})(\d{2})(\d{2})$/;
+
+type Db = Pick<PrismaService, '$queryRaw' | '$executeRaw'>;
+/** A summary's raw rows, read once per snapshot. */
+const RAW_ROWS = Prisma.raw('"kms_summary_raw_rows"');
+
+const isoList = (dates: Date[]) => dates.map((date) => date.toISOString());
+
+/** A row's duration in microseconds: durationMicros, or the seed's whole milliseconds. */
+const MICROS = Prisma.sql`coalesce(m."durationMicros", m."duration"::bigint * 1000)`;
 
 /**
- * The EncryptionMetric table (owned by telemetry): the recorder's batched writes,
- * the daily job's retention, and the snapshot the metrics report reads in.
+ * (operation, status, errorReason) aggregates with their histogram, over the raw rows
+ * `source` (aliased m). The rollup step stores exactly this; the summary reads it for
+ * the raw parts of a window.
+ */
+export function rawOperationAggregates(source: Prisma.Sql): Prisma.Sql {
+  return Prisma.sql`
+    SELECT "operation", "status", "errorReason",
+           sum(n) AS "count", sum(total) AS "sumMicros", min(low) AS "minMicros", max(high) AS "maxMicros",
+           array_agg(bin ORDER BY bin) AS bins, array_agg(n ORDER BY bin) AS counts
+      FROM (SELECT m."operation", m."status", m."errorReason", "kms_metric_duration_bin"(${MICROS}) AS bin,
+                   count(*) AS n, sum(${MICROS}) AS total, min(${MICROS}) AS low, max(${MICROS}) AS high
+              FROM ${source}
+             GROUP BY 1, 2, 3, 4) AS binned
+     GROUP BY 1, 2, 3`;
+}
+
+/** Per device over the raw rows `source` (aliased m), in MetricDeviceRollup's columns. */
+export function rawDeviceAggregates(source: Prisma.Sql): Prisma.Sql {
+  const refused = Prisma.sql`m."status" = 'failure' AND m."operation" = ${KEY_GENERATION} AND m."errorReason" = ${ErrorCode.RATE_LIMITED}`;
+  return Prisma.sql`
+    SELECT m."deviceId", count(*) AS operations, count(*) FILTER (WHERE m."status" = 'failure') AS failures,
+           count(*) FILTER (WHERE ${refused}) AS "rateLimited",
+           max(m."timestamp") FILTER (WHERE ${refused}) AS "lastRateLimitedAt"
+      FROM ${source}
+     WHERE m."deviceId" IS NOT NULL
+     GROUP BY 1`;
+}
+
+/**
+ * Per key over the raw rows `source` (aliased m), in MetricKeyRollup's columns. A user's
+ * wrong or locked secret (NOT_KEY_FAILURE_REASONS) is an operation of the key, not a failure of it.
+ */
+export function rawKeyAggregates(source: Prisma.Sql): Prisma.Sql {
+  return Prisma.sql`
+    SELECT m."keyId", count(*) AS operations,
+           count(*) FILTER (WHERE m."status" = 'failure'
+                              AND coalesce(m."errorReason", '') <> ALL(${NOT_KEY_FAILURE_REASONS}::text[])) AS failures
+      FROM ${source}
+     WHERE m."keyId" IS NOT NULL
+     GROUP BY 1`;
+}
+
+/**
+ * The EncryptionMetric table (owned by telemetry): the recorder's batched writes, its
+ * day partitions and retention, and the snapshot the metrics report reads in.
  */
 @Injectable()
 export class MetricEventsRepository {
   constructor(private readonly prisma: PrismaService) {}
 
+  /**
+   * One INSERT ... SELECT FROM unnest(...) per batch: a statement of ten array
+   * parameters whatever the batch size (Prisma's createMany built and bound 9
+   * parameters per row, 17-20% of a worker's CPU under load). Ids are made here.
+   */
   async insertMany(events: MetricEvent[]): Promise<void> {
-    await this.prisma.encryptionMetric.createMany({ data: events });
+    if (events.length === 0) return;
+    const column = <T>(pick: (event: MetricEvent) => T) => events.map(pick);
+    await this.prisma.$executeRaw`
+      INSERT INTO "EncryptionMetric"
+             ("id", "operation", "status", "keyId", "deviceId", "errorReason", "errorDetail", "duration", "durationMicros", "timestamp")
+      SELECT gen_random_uuid()::text, *
+        FROM unnest(${column((e) => e.operation)}::text[], ${column((e) => e.status)}::text[],
+                    ${column((e) => e.keyId ?? null)}::text[], ${column((e) => e.deviceId ?? null)}::text[],
+                    ${column((e) => e.errorReason ?? null)}::text[], ${column((e) => e.errorDetail ?? null)}::text[],
+                    ${column((e) => e.duration)}::int[], ${column((e) => e.durationMicros ?? null)}::int[],
+                    ${isoList(column((e) => e.timestamp))}::timestamptz[])`;
   }
 
-  /** A batch of rows older than `cutoff`, oldest first from `after` (METRICS_RETENTION_DAYS). */
+  /**
+   * Day partitions for every UTC day from `from` to `to` (included), created if
+   * missing (rows of those days waiting in the default partition move in). Returns
+   * how many were created.
+   */
+  async ensurePartitions(from: Date, to: Date): Promise<number> {
+    const [row] = await this.prisma.$queryRaw<{ created: number }[]>`
+      SELECT count(*) FILTER (WHERE "kms_metric_partition_ensure"(day::date))::int AS created
+        FROM generate_series((${from.toISOString()}::timestamptz AT TIME ZONE 'UTC')::date,
+                             (${to.toISOString()}::timestamptz AT TIME ZONE 'UTC')::date, interval '1 day') AS day`;
+    return row.created;
+  }
+
+  /** The day partitions that exist, by the UTC day (midnight) each holds. */
+  async partitionDays(): Promise<Date[]> {
+    const rows = await this.prisma.$queryRaw<{ name: string }[]>`
+      SELECT child.relname AS name
+        FROM pg_inherits
+        JOIN pg_class child ON child.oid = pg_inherits.inhrelid
+       WHERE pg_inherits.inhparent = '"EncryptionMetric"'::regclass`;
+    return rows
+      .map((row) => PARTITION_NAME.exec(row.name))
+      .filter((match): match is RegExpExecArray => match !== null)
+      .map(([, year, month, day]) => new Date(Date.UTC(Number(year), Number(month) - 1, Number(day))))
+      .sort((a, b) => a.getTime() - b.getTime());
+  }
+
+  /**
+   * Drops the day partitions that end at or before `cutoff` (every row in them is
+   * older than the retention): no row is deleted one by one. Returns how many.
+   */
+  async dropPartitionsBefore(cutoff: Date): Promise<number> {
+    let dropped = 0;
+    for (const day of await this.partitionDays()) {
+      if (day.getTime() + DAY_MS > cutoff.getTime()) break;
+      const name = `EncryptionMetric_p${day.toISOString().slice(0, 10).replace(/-/g, '')}`;
+      await this.prisma.$executeRawUnsafe(`DROP TABLE IF EXISTS "${name}"`);
+      dropped += 1;
+    }
+    return dropped;
+  }
+
+  /**
+   * A batch of rows of the default partition older than `cutoff` (rows outside every
+   * day partition: imports, clocks far off), oldest first from `after`.
+   */
   deleteBefore(cutoff: Date, after: Date | null, limit: number): Promise<Batch<Date>> {
-    return deleteInsertOnlyBatch(this.prisma, 'EncryptionMetric', 'timestamp', Prisma.sql`"timestamp" < ${cutoff}`, after, limit);
+    return deleteInsertOnlyBatch(this.prisma, DEFAULT_PARTITION, 'timestamp', Prisma.sql`"timestamp" < ${cutoff}`, after, limit);
   }
 
   /**
    * Runs `work` in one REPEATABLE READ transaction: every figure of a summary comes
-   * from the same snapshot (totals agree with failures by reason, even while rows
-   * are written), and a summary holds one pooled connection, not five.
+   * from the same snapshot (rollups, the marks of what they miss, and raw rows agree,
+   * even while rows are written and buckets rolled up), and a summary holds one pooled
+   * connection.
    */
   inSnapshot<T>(work: (reads: MetricsReads) => Promise<T>): Promise<T> {
     return this.prisma.$transaction((tx) => work(new MetricsReads(tx)), {
@@ -80,87 +197,86 @@ export class MetricEventsRepository {
 }
 
 /**
- * The summary's aggregations. Everything is computed by PostgreSQL; only aggregates
- * (a row per operation, capped lists) come back. Failures are a small share of the
- * rows: queries about them read the partial index EncryptionMetric_failures_idx
- * (status = 'failure'; timestamp, operation, errorReason, keyId, deviceId) alone.
+ * The summary's aggregations, each over a WindowPlan: the rollups of the clean buckets
+ * inside the window plus the raw rows of the rest (the window's partial hour at its
+ * start, the open hour, buckets not rolled up yet). Only aggregates come back.
  */
 export class MetricsReads {
-  constructor(private readonly db: Pick<PrismaService, '$queryRaw'>) {}
+  constructor(private readonly db: Db) {}
+
+  /** The plan whose raw rows were copied into RAW_ROWS (this transaction's temp table). */
+  private prepared?: WindowPlan;
 
   /**
-   * Counts, average, continuous percentiles and max of the duration, per operation.
-   * percentile_cont would sort every row of the window (about 1 s per million rows,
-   * spilling to disk); durations are whole milliseconds, so a histogram of
-   * (operation, duration) counts gives exactly the same figures from one hashed pass:
-   * the value at 0-based rank r is the smallest duration whose running count
-   * exceeds r, interpolated between ranks floor(p(n-1)) and ceil(p(n-1)) as
-   * percentile_cont does (a test compares the two).
+   * Which buckets of the window come from rollups and which ranges from raw rows; the
+   * raw rows of those ranges are read once, into a temporary table dropped at commit,
+   * which every read of this snapshot then aggregates (instead of each reading them).
    */
-  operations({ from, to }: MetricWindow): Promise<OperationRow[]> {
-    return this.db.$queryRaw<OperationRow[]>`
-      WITH histogram AS (
-        SELECT "operation", "duration",
-               count(*) AS n,
-               count(*) FILTER (WHERE "status" = 'success') AS successes
-          FROM "EncryptionMetric"
-         WHERE "timestamp" BETWEEN ${from} AND ${to}
-         GROUP BY "operation", "duration"
-      ), ranked AS (
-        SELECT *,
-               (sum(n) OVER (PARTITION BY "operation" ORDER BY "duration"))::bigint AS upto,
-               (sum(n) OVER (PARTITION BY "operation"))::bigint AS total
-          FROM histogram
-      ), ranks AS (
-        SELECT "operation", fraction, fraction * (total - 1) AS position,
-               min("duration") FILTER (WHERE upto > floor(fraction * (total - 1))) AS below,
-               min("duration") FILTER (WHERE upto > ceil(fraction * (total - 1))) AS above
-          FROM ranked CROSS JOIN unnest(ARRAY[0.5, 0.95, 0.99]::float8[]) AS fractions(fraction)
-         GROUP BY "operation", fraction, total
-      )
-      SELECT "operation",
-             max(total) AS total,
-             sum(successes) AS successes,
-             max(total) - sum(successes) AS failures,
-             sum(n * "duration")::float8 / max(total) AS avg,
-             (SELECT array_agg(below + (position - floor(position)) * (above - below) ORDER BY fraction)
-                FROM ranks WHERE ranks."operation" = ranked."operation") AS percentiles,
-             max("duration") AS max
-        FROM ranked
-       GROUP BY "operation"
-       ORDER BY "operation" COLLATE "C"`;
+  async plan({ from, to }: MetricWindow): Promise<WindowPlan> {
+    const dirty = await this.db.$queryRaw<{ grainSeconds: number; bucketStart: Date }[]>`
+      SELECT "grainSeconds", "bucketStart" FROM "MetricRollupDirty"
+       WHERE "bucketStart" >= ${from} AND "bucketStart" <= ${to}`;
+    const plan = planWindow(from, to, new Set(dirty.map((row) => bucketKey(row.grainSeconds, row.bucketStart.getTime()))));
+    if (!this.prepared) {
+      await this.db.$executeRaw`
+        CREATE TEMPORARY TABLE ${RAW_ROWS} ON COMMIT DROP AS
+        SELECT "operation", "status", "errorReason", "keyId", "deviceId", "duration", "durationMicros", "timestamp"
+          FROM ${liveRows(plan)}`;
+      this.prepared = plan;
+    }
+    return plan;
   }
 
-  /** Failures in the window by operation and error code (index-only: EncryptionMetric_failures_idx). */
-  failures({ from, to }: MetricWindow): Promise<FailureRow[]> {
-    return this.db.$queryRaw<FailureRow[]>`
-      SELECT "operation", coalesce("errorReason", 'UNKNOWN') AS reason, count(*) AS count
-        FROM "EncryptionMetric"
-       WHERE "status" = 'failure' AND "timestamp" BETWEEN ${from} AND ${to}
-       GROUP BY 1, 2`;
+  /** The plan's raw rows, aliased m: from the temporary table when plan() made it. */
+  private raw(plan: WindowPlan): Prisma.Sql {
+    return plan === this.prepared ? Prisma.sql`${RAW_ROWS} AS m` : liveRows(plan);
+  }
+
+  /** Per (operation, status, errorReason): counts, durations and histograms, unmerged. */
+  operations(plan: WindowPlan): Promise<OperationAggregateRow[]> {
+    return this.db.$queryRaw<OperationAggregateRow[]>`
+      ${rawOperationAggregates(this.raw(plan))}
+      UNION ALL
+      SELECT r."operation", r."status", r."errorReason", r."count", r."sumMicros", r."minMicros", r."maxMicros",
+             r."histogramBins", r."histogramCounts"
+        FROM ${usedBuckets(plan)}
+        JOIN "MetricRollup" r ON r."grainSeconds" = used.grain AND r."bucketStart" = used.start`;
   }
 
   /**
-   * One pass over the window grouped by device (how many were active, the busiest
-   * `limit`), and the devices refused a key generation by the rate limit (from the
-   * failures index).
+   * How many devices were active, the busiest `limit`, and the devices refused a key
+   * generation by the rate limit. Lists come from the device lists of 10 minutes and
+   * hours (a day's through its 24 hours) and the raw rows; the count is exact when every hour listed
+   * all its devices (floor 0), else the HyperLogLog estimate of the merged sketches
+   * (device-sketch.ts). Rate-limited devices are always listed: exact.
    */
-  async devices({ from, to }: MetricWindow, limit: number): Promise<DeviceRow> {
-    const [row] = await this.db.$queryRaw<DeviceRow[]>`
-      WITH per_device AS MATERIALIZED (
-        SELECT "deviceId", count(*) AS operations, count(*) FILTER (WHERE "status" = 'failure') AS failures
-          FROM "EncryptionMetric"
-         WHERE "timestamp" BETWEEN ${from} AND ${to} AND "deviceId" IS NOT NULL
+  async devices(plan: WindowPlan, limit: number): Promise<DeviceRow> {
+    // A day's device lists are its hours'.
+    const lists = plan.buckets.flatMap((bucket) => {
+      if (bucket.grainSeconds <= DEVICE_LIST_GRAIN_SECONDS) return [bucket];
+      return Array.from({ length: bucket.grainSeconds / DEVICE_LIST_GRAIN_SECONDS }, (_, i) => ({
+        grainSeconds: DEVICE_LIST_GRAIN_SECONDS,
+        start: new Date(bucket.start.getTime() + i * DEVICE_LIST_GRAIN_SECONDS * 1000),
+      }));
+    });
+    const [row] = await this.db.$queryRaw<(Omit<DeviceRow, 'active'> & { listed: SqlNumber; floor: SqlNumber })[]>`
+      WITH per_bucket AS (
+        ${rawDeviceAggregates(this.raw(plan))}
+        UNION ALL
+        SELECT d."deviceId", d."operations", d."failures", d."rateLimited", d."lastRateLimitedAt"
+          FROM ${usedBuckets({ buckets: lists, raw: [] })}
+          JOIN "MetricDeviceRollup" d ON d."grainSeconds" = used.grain AND d."bucketStart" = used.start
+      ), per_device AS MATERIALIZED (
+        SELECT "deviceId", sum(operations) AS operations, sum(failures) AS failures,
+               sum("rateLimited") AS rejections, max("lastRateLimitedAt") AS last_rejected
+          FROM per_bucket
          GROUP BY "deviceId"
       ), refused AS MATERIALIZED (
-        SELECT "deviceId", count(*) AS rejections, max("timestamp") AS last_rejected
-          FROM "EncryptionMetric"
-         WHERE "status" = 'failure' AND "timestamp" BETWEEN ${from} AND ${to}
-           AND "operation" = ${KEY_GENERATION} AND "errorReason" = ${ErrorCode.RATE_LIMITED}
-           AND "deviceId" IS NOT NULL
-         GROUP BY "deviceId"
+        SELECT "deviceId", rejections, last_rejected FROM per_device WHERE rejections > 0
       )
-      SELECT (SELECT count(*) FROM per_device) AS active,
+      SELECT (SELECT count(*) FROM per_device) AS listed,
+             (SELECT coalesce(max(s."floor"), 0) FROM ${usedBuckets(plan)}
+                JOIN "MetricDeviceSketch" s ON s."grainSeconds" = used.grain AND s."bucketStart" = used.start) AS floor,
              (SELECT coalesce(json_agg(json_build_object(
                         'deviceId', "deviceId", 'operations', operations, 'failures', failures)
                       ORDER BY operations DESC, "deviceId" COLLATE "C"), '[]')
@@ -174,37 +290,54 @@ export class MetricsReads {
                 FROM (SELECT * FROM refused
                        ORDER BY rejections DESC, "deviceId" COLLATE "C" LIMIT ${limit}) most_refused
              ) AS "rateLimited"`;
-    return row;
+    const { listed, floor, ...rest } = row;
+    if (toNumber(floor) === 0) return { ...rest, active: listed };
+    const sketches = await this.db.$queryRaw<{ registers: Uint8Array }[]>`
+      ${rawDeviceSketch(this.raw(plan))}
+      UNION ALL
+      SELECT s."registers" FROM ${usedBuckets(plan)}
+        JOIN "MetricDeviceSketch" s ON s."grainSeconds" = used.grain AND s."bucketStart" = used.start`;
+    const merged = mergeSketches(new Uint8Array(SKETCH_REGISTERS), sketches.map((sketch) => sketch.registers));
+    return { ...rest, active: estimateDevices(merged) };
   }
 
   /**
    * Keys with at least `minFailures` failures and a failure rate of at least
    * `minRate` in the window (numeric comparison: 3 of 10 passes 0.3), most failures
-   * first, with how many keys passed in all. Candidates (enough failures) come from
-   * the failures index; only their rows are counted (a hash join on the window).
-   * Failures with a reason in `notKeyFailures` (a user's wrong passcode) say nothing
-   * about the key and are not counted as its failures.
+   * first, with how many keys passed in all. Exact: candidates (enough failures) come
+   * from the keys that failed per bucket (MetricKeyRollup_failing_idx) and the raw
+   * rows; then their operations (PostgreSQL probes the buckets key by key for a few
+   * candidates, or reads the buckets' key rows when most keys are candidates).
    */
   problemKeys(
-    { from, to }: MetricWindow,
+    plan: WindowPlan,
     thresholds: { minFailures: number; minRate: number },
     limit: number,
-    notKeyFailures: readonly string[] = [],
   ): Promise<ProblemKeyRow[]> {
     return this.db.$queryRaw<ProblemKeyRow[]>`
-      WITH candidates AS (
-        SELECT "keyId", count(*) AS failures
-          FROM "EncryptionMetric"
-         WHERE "status" = 'failure' AND "timestamp" BETWEEN ${from} AND ${to} AND "keyId" IS NOT NULL
-           AND "errorReason" <> ALL(${notKeyFailures}::text[])
+      WITH used AS MATERIALIZED (
+        SELECT * FROM ${usedBuckets(plan)}
+      ), raw_keys AS MATERIALIZED (
+        ${rawKeyAggregates(this.raw(plan))}
+      ), candidates AS (
+        SELECT "keyId", sum(failures) AS failures
+          FROM (SELECT "keyId", failures FROM raw_keys WHERE failures > 0
+                UNION ALL
+                SELECT k."keyId", k."failures"
+                  FROM used JOIN "MetricKeyRollup" k
+                    ON k."grainSeconds" = used.grain AND k."bucketStart" = used.start AND k."failures" > 0) AS failing
          GROUP BY "keyId"
-        HAVING count(*) >= ${thresholds.minFailures}
+        HAVING sum(failures) >= ${thresholds.minFailures}
+      ), rolled AS (
+        SELECT k."keyId", sum(k."operations") AS operations
+          FROM used JOIN "MetricKeyRollup" k ON k."grainSeconds" = used.grain AND k."bucketStart" = used.start
+         WHERE k."keyId" IN (SELECT "keyId" FROM candidates)
+         GROUP BY k."keyId"
       ), rated AS (
-        SELECT candidates."keyId", candidates.failures, count(*) AS operations
-          FROM candidates
-          JOIN "EncryptionMetric" metric
-            ON metric."keyId" = candidates."keyId" AND metric."timestamp" BETWEEN ${from} AND ${to}
-         GROUP BY candidates."keyId", candidates.failures
+        SELECT c."keyId", c.failures, coalesce(r.operations, 0) + coalesce(k.operations, 0) AS operations
+          FROM candidates c
+          LEFT JOIN raw_keys r ON r."keyId" = c."keyId"
+          LEFT JOIN rolled k ON k."keyId" = c."keyId"
       )
       SELECT "keyId", operations, failures, count(*) OVER () AS matching
         FROM rated
@@ -212,4 +345,20 @@ export class MetricsReads {
        ORDER BY failures DESC, "keyId" COLLATE "C"
        LIMIT ${limit}`;
   }
+}
+
+/**
+ * The raw rows of the plan's ranges, aliased m. Literal range conditions (not a join on
+ * an array), so that PostgreSQL prunes the partitions and reads each range by index.
+ */
+function liveRows(plan: WindowPlan): Prisma.Sql {
+  const ranges = plan.raw.map((range) => Prisma.sql`("timestamp" >= ${range.from} AND "timestamp" < ${range.to})`);
+  const condition = ranges.length > 0 ? Prisma.join(ranges, ' OR ') : Prisma.sql`false`;
+  return Prisma.sql`(SELECT * FROM "EncryptionMetric" WHERE ${condition}) AS m`;
+}
+
+/** The plan's rolled-up buckets as a relation used(grain, start). */
+function usedBuckets(plan: WindowPlan): Prisma.Sql {
+  return Prisma.sql`unnest(${plan.buckets.map((bucket) => bucket.grainSeconds)}::int[],
+                           ${isoList(plan.buckets.map((bucket) => bucket.start))}::timestamptz[]) AS used(grain, start)`;
 }

@@ -19,6 +19,8 @@ import type { OperationName } from './operations';
 const MAX_RETRY_DELAY_MS = 30_000;
 /** Write attempts at shutdown before the remaining rows are given up (and counted). */
 const SHUTDOWN_ATTEMPTS = 3;
+/** durationMicros is an int column: about 35 minutes. */
+const MAX_DURATION_MICROS = 2 ** 31 - 1;
 /** Ids reach the row as the caller sent them (a JWE `kid`): bound them. */
 const MAX_ID_LENGTH = 256;
 
@@ -130,7 +132,8 @@ export class MetricsRecorder implements OnModuleInit, BeforeApplicationShutdown,
   async measure<T>(operation: OperationName, tags: MetricTags, work: () => Promise<T>): Promise<T> {
     const started = performance.now();
     const timestamp = this.clock.now();
-    const finish = (status: 'success' | 'failure', failure?: { code: string; reason: string }) =>
+    const finish = (status: 'success' | 'failure', failure?: { code: string; reason: string }) => {
+      const elapsed = performance.now() - started;
       this.record({
         operation,
         status,
@@ -138,9 +141,11 @@ export class MetricsRecorder implements OnModuleInit, BeforeApplicationShutdown,
         errorDetail: failure && failure.reason !== failure.code ? failure.reason : null,
         keyId: tags.keyId ?? null,
         deviceId: tags.deviceId ?? null,
-        duration: Math.round(performance.now() - started),
+        duration: Math.round(elapsed),
+        durationMicros: Math.min(MAX_DURATION_MICROS, Math.round(elapsed * 1000)),
         timestamp,
       });
+    };
     this.operationsRunning += 1;
     try {
       const result = await inOperationScope(tags, work);

@@ -1,10 +1,11 @@
 import { Client } from 'pg';
 import { KeyMaintenance } from '../../src/keys';
-import { MetricEventsRepository, MetricsRecorder } from '../../src/telemetry';
+import { MetricEventsRepository, MetricRollups, MetricsRecorder } from '../../src/telemetry';
 import { encryptWithWebCrypto } from '../support/clients';
 import { RUN_KEY_ROTATION, runJob, seed } from '../support/key-rotation';
 import { decrypt, encrypt, ENCRYPTION_KEY, errorCode, generateKey, newDeviceId } from '../support/operations';
 import { startTestApp, TestApp } from '../support/test-app';
+import { createTestDatabase } from '../support/test-database';
 
 const MINUTE_MS = 60 * 1000;
 const HOUR_MS = 60 * MINUTE_MS;
@@ -180,6 +181,58 @@ describe('daily job: unknown users and its own measurement', () => {
       expect(runs).toEqual([expect.objectContaining({ status: 'failure', errorReason: 'INTERNAL' })]);
     } finally {
       await t.close();
+    }
+  });
+});
+
+describe('daily job: metric partitions and rollups', () => {
+  it('drops the day partitions past METRICS_RETENTION_DAYS whole, makes the next days, keeps rollups for METRICS_ROLLUP_RETENTION_DAYS', async () => {
+    // Rows of the last 12 days, rolled up while they were young enough (retention 30 days) ...
+    const database = await createTestDatabase();
+    const before = await startTestApp({ database });
+    const now = before.clock.now().getTime();
+    const dayOf = (ms: number) => new Date(Math.floor(ms / DAY_MS) * DAY_MS);
+    try {
+      await before.app.get(MetricEventsRepository).ensurePartitions(dayOf(now - 12 * DAY_MS), dayOf(now - DAY_MS));
+      await before.prisma.encryptionMetric.createMany({
+        data: Array.from({ length: 12 }, (_, i) => ({
+          operation: 'encrypt', status: 'success', duration: 1, timestamp: new Date(dayOf(now - (i + 1) * DAY_MS).getTime() + 12 * HOUR_MS),
+        })),
+      });
+      await before.app.get(MetricRollups).run();
+    } finally {
+      await before.close();
+    }
+    // ... then the job with raw retention 5 days and rollup retention 9.
+    const t = await startTestApp({ database, env: { METRICS_RETENTION_DAYS: '5', METRICS_ROLLUP_RETENTION_DAYS: '9' } });
+    try {
+      t.clock.set(new Date(now));
+      const events = t.app.get(MetricEventsRepository);
+      const rollupDays = () => t.prisma.metricRollup.count({ where: { grainSeconds: 86400 } });
+      expect(await rollupDays()).toBe(12);
+
+      const report = await runJob(t);
+      // Days wholly older than now - 5 days: 5 days ago and before, except the day holding the cutoff.
+      expect(report).toMatchObject({ ...NO_COUNTS, droppedMetricPartitions: 7, deletedMetrics: 0 });
+      const days = await events.partitionDays();
+      expect(days[0]).toEqual(dayOf(now - 5 * DAY_MS));
+      // Today and the next 7 days exist (made at start-up, so the job made none).
+      expect(days.slice(-8)).toEqual(Array.from({ length: 8 }, (_, i) => dayOf(now + i * DAY_MS)));
+      expect(report.createdMetricPartitions).toBe(0);
+      const encrypts = { where: { operation: 'encrypt' } }; // not the job's own dailyJob row
+      expect(await t.prisma.encryptionMetric.count(encrypts)).toBe(5);
+      // Rollups outlive the raw rows: those of days 10 to 12 ago went, 1 to 9 stay.
+      expect(report.deletedMetricRollups).toBeGreaterThan(0);
+      expect(await rollupDays()).toBe(9);
+      // The summary still counts the dropped days from their rollups.
+      const summary = await t.gql('query { getEncryptionMetricsSummary(timeframeHours: 720) }', undefined, t.as('ops'));
+      const encryptTotal = summary.data!.getEncryptionMetricsSummary.operations.find(
+        (entry: { operation: string }) => entry.operation === 'encrypt',
+      ).total;
+      expect(encryptTotal).toBe(9);
+    } finally {
+      await t.close();
+      await database.drop();
     }
   });
 });

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isPastRetention, keyStatus } from '../../src/keys/key-lifecycle';
+import { MetricRollups, PERCENTILE_RELATIVE_ERROR } from '../../src/telemetry';
 import { errorCode } from '../support/operations';
 import { startTestApp, TestApp } from '../support/test-app';
 
@@ -70,13 +71,27 @@ const ROWS: Row[] = [
   failed('generate', 'RATE_LIMITED', 2000, { deviceId: 'd9', timestamp: new Date(NOW.getTime() + 1) }),
 ];
 
-const operation = (name: string, counts: number[], failuresByReason: [string, number][], durationMs: object) => ({
+/**
+ * A percentile read from the duration histogram: within its stated relative error of
+ * the exact (percentile_cont) value, give or take the rounding to 2 decimals.
+ */
+const nearPercentile = (exact: number) => ({
+  asymmetricMatch: (value: number) => Math.abs(value - exact) <= exact * PERCENTILE_RELATIVE_ERROR + 0.005,
+  toAsymmetricMatcher: () => `within ${(PERCENTILE_RELATIVE_ERROR * 100).toFixed(2)}% of ${exact}`,
+});
+
+const operation = (
+  name: string,
+  counts: number[],
+  failuresByReason: [string, number][],
+  { p50, p95, p99, ...exact }: { avg: number; p50: number; p95: number; p99: number; max: number },
+) => ({
   operation: name,
   total: counts[0],
   successes: counts[1],
   failures: counts[2],
   successRate: counts[3],
-  durationMs,
+  durationMs: { ...exact, p50: nearPercentile(p50), p95: nearPercentile(p95), p99: nearPercentile(p99) },
   failuresByReason: failuresByReason.map(([reason, count]) => ({ reason, count })),
 });
 
@@ -90,6 +105,7 @@ const EXPECTED = {
     }),
     operation('encrypt', [5, 4, 1, 0.8], [['KEY_EXPIRED', 1]], { avg: 30, p50: 30, p95: 48, p99: 49.6, max: 50 }),
     // Sorted durations 1 2 3 4 150 160: p50 at rank 2.5, p95 at 4.75, p99 at 4.95 (0-based).
+    // Percentiles: the exact percentile_cont figures, which the histogram's must be near.
     operation('generate', [6, 2, 4, 0.3333], [['RATE_LIMITED', 4]], {
       avg: 53.33, p50: 3.5, p95: 157.5, p99: 159.5, max: 160,
     }),
@@ -209,6 +225,14 @@ describe('metrics summary', () => {
     expect(response.data!.getEncryptionMetricsSummary).toEqual(EXPECTED);
   });
 
+  it('gives the same figures once the rollups are built (closed hours from rollups, the rest raw)', async () => {
+    const rollups = t.app.get(MetricRollups);
+    expect(await rollups.run()).toMatchObject({ acquired: true, built: expect.any(Number) });
+    expect(await t.prisma.metricRollupDirty.count({ where: { grainSeconds: 3600, bucketStart: { lt: NOW } } })).toBe(0);
+    expect(await t.prisma.metricRollup.count()).toBeGreaterThan(0);
+    expect(await summary(24)).toEqual(EXPECTED);
+  });
+
   it('defaults to 24 hours', async () => {
     expect(await summary()).toEqual(EXPECTED);
   });
@@ -229,7 +253,7 @@ describe('metrics summary', () => {
     try {
       const later = await summary(24);
       const encrypt = later.operations.find((entry: { operation: string }) => entry.operation === 'encrypt');
-      expect(encrypt).toMatchObject({ total: 4, successes: 3, durationMs: { max: 50, p50: 35 } });
+      expect(encrypt).toMatchObject({ total: 4, successes: 3, durationMs: { max: 50, p50: nearPercentile(35) } });
       expect(later.devices.rateLimitedCount).toBe(3); // d9's refusal, 1 ms after NOW, is now inside
     } finally {
       t.clock.set(NOW);

@@ -26,7 +26,11 @@ export class ReasonCount {
   count!: number;
 }
 
-@ObjectType({ description: 'Milliseconds; percentiles are continuous (linear interpolation).' })
+@ObjectType({
+  description:
+    'Milliseconds at microsecond resolution. avg and max are exact; percentiles are continuous ' +
+    '(linear interpolation) over a log-scale histogram (8 bins per doubling), within 4.43% of the exact value.',
+})
 export class DurationStats {
   @Field(() => Float)
   avg!: number;
@@ -40,7 +44,7 @@ export class DurationStats {
   @Field(() => Float)
   p99!: number;
 
-  @Field(() => Int)
+  @Field(() => Float)
   max!: number;
 }
 

@@ -1,0 +1,130 @@
+import { MetricsSummaryService } from '../../src/metrics/metrics-summary.service';
+import { DEVICE_COUNT_STANDARD_ERROR, MetricEventsRepository, MetricRollups } from '../../src/telemetry';
+import { ALIGNED, expectSummaryMatchesRawRows, HOUR, NOW, seedRows } from '../support/metrics-oracle';
+import { startTestApp, TestApp } from '../support/test-app';
+
+/**
+ * The summary from rollups (closed buckets) plus raw rows (the rest) against today's
+ * raw-row answer (test/support/metrics-oracle.ts), before and after the rollup step,
+ * with late rows, bulk inserts and COPY.
+ */
+const HOURS = [1, 2, 5, 24, 49, 720];
+
+describe('metrics rollups: the summary equals the raw-row answer', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ env: { METRICS_PROBLEM_KEY_MIN_FAILURES: '3', METRICS_PROBLEM_KEY_FAILURE_RATE: '0.2' } });
+    t.clock.set(NOW);
+    await t.prisma.encryptionMetric.createMany({ data: seedRows(4000, 11) });
+  });
+  afterAll(() => t.close());
+
+  it('from raw rows only, before any rollup', async () => {
+    await t.prisma.metricRollupDirty.count().then((marks) => expect(marks).toBeGreaterThan(50));
+    for (const hours of HOURS) await expectSummaryMatchesRawRows(t, hours);
+  });
+
+  it('from rollups for every closed bucket, raw rows for the open 10 minutes (and a partial start)', async () => {
+    const run = await t.app.get(MetricRollups).run();
+    expect(run).toMatchObject({ acquired: true });
+    expect(run.built).toBeGreaterThan(50);
+    // Only the open 10 minutes, hour and day are still to build.
+    expect((await t.prisma.metricRollupDirty.findMany()).map((mark) => [mark.grainSeconds, mark.bucketStart.toISOString()]).sort())
+      .toEqual([[3600, '2026-06-03T12:00:00.000Z'], [600, '2026-06-03T12:20:00.000Z'], [86400, '2026-06-03T00:00:00.000Z']]);
+    const plan = await t.app.get(MetricEventsRepository).inSnapshot((reads) =>
+      reads.plan({ from: new Date(NOW.getTime() - 49 * HOUR), to: NOW }));
+    expect(plan.buckets.map((bucket) => bucket.grainSeconds)).toContain(86400);
+    expect(plan.raw.map((range) => [range.from.toISOString(), range.to.toISOString()])).toEqual([
+      ['2026-06-01T11:23:45.678Z', '2026-06-01T11:30:00.000Z'],
+      ['2026-06-03T12:20:00.000Z', '2026-06-03T12:23:45.679Z'],
+    ]);
+    for (const hours of HOURS) await expectSummaryMatchesRawRows(t, hours);
+  });
+
+  it('on the hour too (a window that starts on a bucket edge)', async () => {
+    t.clock.set(ALIGNED);
+    try {
+      for (const hours of HOURS) await expectSummaryMatchesRawRows(t, hours);
+    } finally {
+      t.clock.set(NOW);
+    }
+  });
+
+  it('with late rows in closed buckets: raw rows until the step rebuilds them, then rollups again', async () => {
+    const late = seedRows(300, 99).map((row) => ({ ...row, timestamp: new Date(row.timestamp.getTime() - 2 * HOUR) }));
+    // INSERT ... SELECT (a bulk import), not the recorder: the trigger marks the buckets all the same.
+    await t.prisma.$executeRawUnsafe(
+      `INSERT INTO "EncryptionMetric" ("id", "operation", "status", "errorReason", "keyId", "deviceId", "duration", "durationMicros", "timestamp")
+       SELECT gen_random_uuid()::text, * FROM jsonb_to_recordset($1::jsonb)
+         AS r("operation" text, "status" text, "errorReason" text, "keyId" text, "deviceId" text, "duration" int, "durationMicros" int, "timestamp" timestamptz)`,
+      JSON.stringify(late),
+    );
+    expect(await t.prisma.metricRollupDirty.count()).toBeGreaterThan(10);
+    for (const hours of HOURS) await expectSummaryMatchesRawRows(t, hours);
+    await t.app.get(MetricRollups).run();
+    expect(await t.prisma.metricRollupDirty.count()).toBe(3);
+    for (const hours of HOURS) await expectSummaryMatchesRawRows(t, hours);
+    // Idempotent: a rebuild of everything changes nothing.
+    const before = await t.prisma.metricRollup.findMany({ orderBy: [{ grainSeconds: 'asc' }, { bucketStart: 'asc' }, { operation: 'asc' }, { status: 'asc' }, { errorReason: 'asc' }], omit: { id: true } });
+    await t.prisma.$executeRawUnsafe(`INSERT INTO "MetricRollupDirty" SELECT DISTINCT "grainSeconds", "bucketStart" FROM "MetricRollup" ON CONFLICT DO NOTHING`);
+    await t.app.get(MetricRollups).run();
+    const after = await t.prisma.metricRollup.findMany({ orderBy: [{ grainSeconds: 'asc' }, { bucketStart: 'asc' }, { operation: 'asc' }, { status: 'asc' }, { errorReason: 'asc' }], omit: { id: true } });
+    expect(after).toEqual(before);
+  });
+
+  it('marks the buckets of rows copied in (COPY into the table, and straight into a day partition)', async () => {
+    await t.app.get(MetricRollups).run();
+    await t.app.get(MetricEventsRepository).ensurePartitions(new Date('2026-05-20T00:00:00Z'), new Date('2026-05-20T00:00:00Z'));
+    const copy = (table: string, timestamp: string) => t.prisma.$executeRawUnsafe(
+      `COPY "${table}" ("id", "operation", "status", "duration", "timestamp") FROM PROGRAM 'printf "%s\\n" "c-${timestamp},encrypt,success,3,${timestamp}"' WITH (FORMAT csv)`,
+    );
+    await copy('EncryptionMetric', '2026-06-03T07:30:00.000Z');
+    await copy('EncryptionMetric_p20260520', '2026-05-20T05:30:00.000Z');
+    const marks = await t.prisma.metricRollupDirty.findMany({ where: { bucketStart: { lt: ALIGNED } } });
+    expect(marks.map((mark) => [mark.grainSeconds, mark.bucketStart.toISOString()]).sort()).toEqual([
+      [3600, '2026-05-20T05:00:00.000Z'],
+      [3600, '2026-06-03T07:00:00.000Z'],
+      [600, '2026-05-20T05:30:00.000Z'],
+      [600, '2026-06-03T07:30:00.000Z'],
+      [86400, '2026-05-20T00:00:00.000Z'],
+      [86400, '2026-06-03T00:00:00.000Z'],
+    ]);
+    for (const hours of HOURS) await expectSummaryMatchesRawRows(t, hours);
+    await t.app.get(MetricRollups).run();
+    for (const hours of HOURS) await expectSummaryMatchesRawRows(t, hours);
+  });
+});
+
+describe('metrics rollups: devices beyond the per-bucket lists', () => {
+  it('estimates active devices within the sketch bound, lists the busy ones and every rate-limited one exactly', async () => {
+    const t = await startTestApp();
+    try {
+      t.clock.set(NOW);
+      // 3 hours of 1,500 devices with 2 operations each, 3 busy devices (50 each), 150 rate-limited ones.
+      const rows = [];
+      for (let hour = 1; hour <= 3; hour += 1) {
+        const at = new Date(NOW.getTime() - hour * HOUR);
+        for (let d = 0; d < 1500; d += 1) {
+          rows.push({ operation: 'decrypt', status: 'success', duration: 1, deviceId: `device-${d}`, timestamp: at });
+          rows.push(d < 150 && hour === 2
+            ? { operation: 'generate', status: 'failure', errorReason: 'RATE_LIMITED', duration: 1, deviceId: `device-${d}`, timestamp: at }
+            : { operation: 'encrypt', status: 'success', duration: 1, deviceId: `device-${d}`, timestamp: at });
+        }
+        for (const busy of ['busy-a', 'busy-b', 'busy-c']) {
+          for (let i = 0; i < 50; i += 1) rows.push({ operation: 'encrypt', status: 'success', duration: 1, deviceId: busy, timestamp: at });
+        }
+      }
+      await t.prisma.encryptionMetric.createMany({ data: rows });
+      await t.app.get(MetricRollups).run();
+      const summary = await t.app.get(MetricsSummaryService).summarize(5);
+      const exact = 1503;
+      expect(Math.abs(summary.devices.active - exact)).toBeLessThanOrEqual(exact * 3 * DEVICE_COUNT_STANDARD_ERROR);
+      expect(summary.devices.top.slice(0, 3)).toEqual(['busy-a', 'busy-b', 'busy-c'].map((deviceId) => ({ deviceId, operations: 150, failures: 0 })));
+      expect(summary.devices.rateLimitedCount).toBe(150);
+      expect(summary.devices.rateLimited).toHaveLength(10);
+      expect(summary.totals.total).toBe(rows.length);
+    } finally {
+      await t.close();
+    }
+  });
+});
