@@ -19,6 +19,7 @@ export { RETRY_AFTER_SECONDS, UnavailableReason, unavailableReason } from './err
 export { batchLimitHook } from './graphql/graphql-limits';
 export { graphqlOptions } from './graphql/graphql-options';
 export { createLogger, httpLoggerOptions, logDestination, requestIdOf } from './logging/logger-options';
+export { Observers } from './observers';
 export { ProviderMethod, providerMethods } from './provider-methods';
 export { RequestLogFields, requestLogFields } from './logging/request-log';
 export { currentRequest, RequestContext, requestContextHook } from './request-context';

@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { Observers } from '../common';
 
 /** What one run of a background job changed, by step (rows). */
 export interface JobReport {
@@ -16,20 +17,13 @@ export interface JobReport {
  */
 @Injectable()
 export class JobReports {
-  private readonly logger = new Logger(JobReports.name);
-  private readonly observers: ((report: JobReport) => void)[] = [];
+  private readonly observers = new Observers<JobReport>(new Logger(JobReports.name), 'job report observer failed');
 
   onReport(observer: (report: JobReport) => void) {
-    this.observers.push(observer);
+    this.observers.add(observer);
   }
 
   report(report: JobReport) {
-    for (const observer of this.observers) {
-      try {
-        observer(report);
-      } catch (error) {
-        this.logger.warn({ errorName: (error as Error).name }, 'job report observer failed');
-      }
-    }
+    this.observers.notify(report);
   }
 }

@@ -8,7 +8,7 @@ import {
 } from '@nestjs/common';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Clock, describeFailure } from '../common';
+import { Clock, describeFailure, Observers } from '../common';
 import { APP_CONFIG, type AppConfig } from '../config';
 import { inOperationScope } from './measured';
 import type { MetricEvent, MetricTags } from './metric-event';
@@ -50,7 +50,7 @@ export class MetricsRecorder implements OnModuleInit, BeforeApplicationShutdown,
   private failedWrites = 0;
   private consecutiveFailures = 0;
   private retryAt = 0;
-  private readonly observers: ((event: MetricEvent) => void)[] = [];
+  private readonly observers = new Observers<MetricEvent>(this.logger, 'metric observer failed');
   private operationsRunning = 0;
   private lastFinishedAt = -Infinity;
 
@@ -102,17 +102,11 @@ export class MetricsRecorder implements OnModuleInit, BeforeApplicationShutdown,
 
   /** Called for every event, buffered or not (Prometheus counters). */
   onEvent(observer: (event: MetricEvent) => void) {
-    this.observers.push(observer);
+    this.observers.add(observer);
   }
 
   record(event: MetricEvent) {
-    for (const observer of this.observers) {
-      try {
-        observer(event);
-      } catch (error) {
-        this.logger.warn({ errorName: (error as Error).name }, 'metric observer failed');
-      }
-    }
+    this.observers.notify(event);
     if (this.state === 'closed' || this.depth >= this.config.metrics.bufferMax) {
       this.droppedTotal += 1;
       return;
