@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
-import { Clock } from '../common';
+import { Clock, Observers } from '../common';
 import { APP_CONFIG, type AppConfig } from '../config';
 import { MetricsRecorder } from '../telemetry';
 import { BackgroundKeyGenerator } from './crypto/background-key-generator';
@@ -66,7 +66,7 @@ export function hasSpareCapacity(load: Load, spare = SPARE_CAPACITY): boolean {
 export class KeyPool implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(KeyPool.name);
   private readonly generator: BackgroundKeyGenerator;
-  private readonly refillObservers: ((seconds: number) => void)[] = [];
+  private readonly refillObservers = new Observers<number>(this.logger, 'key pool refill observer failed');
   private claimCount = 0;
   private missCount = 0;
   private filling = false;
@@ -104,8 +104,13 @@ export class KeyPool implements OnApplicationBootstrap, OnModuleDestroy {
 
   /** What a claim may take at `now`: pairs created after `freshAfter`; null without a pool. */
   claimable(now: Date): { freshAfter: Date } | null {
-    if (!this.enabled) return null;
-    return { freshAfter: new Date(now.getTime() - this.config.keys.pool.maxAgeHours * HOUR_MS) };
+    return this.enabled ? { freshAfter: this.freshAfter(now) } : null;
+  }
+
+  /** A key pair as stored, in the pool or as a key: a new id (the key's) and its private key wrapped for that id. */
+  wrap({ publicKeyPem, privateKeyDer }: RsaKeyPair): PoolPair {
+    const id = randomUUID();
+    return { id, publicKey: publicKeyPem, privateKey: this.ring.wrap(id, privateKeyDer) };
   }
 
   /** A request got its key from the pool. */
@@ -136,7 +141,7 @@ export class KeyPool implements OnApplicationBootstrap, OnModuleDestroy {
 
   /** Called with the seconds each pair this process added took (making and storing it). */
   onRefill(observer: (seconds: number) => void) {
-    this.refillObservers.push(observer);
+    this.refillObservers.add(observer);
   }
 
   /** Pairs in the pool now, every instance's. */
@@ -150,10 +155,10 @@ export class KeyPool implements OnApplicationBootstrap, OnModuleDestroy {
    */
   async refillStep(): Promise<number> {
     if (!hasSpareCapacity(this.load())) return BUSY_RECHECK_MS;
-    const { size, refillBelow, maxAgeHours } = this.config.keys.pool;
+    const { size, refillBelow } = this.config.keys.pool;
     const started = performance.now();
     const turn = await this.keys.refillTurn(
-      new Date(this.clock.now().getTime() - maxAgeHours * HOUR_MS),
+      this.freshAfter(this.clock.now()),
       (count) => count < size && (this.filling || count < refillBelow),
       () => this.makePair(),
     );
@@ -165,7 +170,7 @@ export class KeyPool implements OnApplicationBootstrap, OnModuleDestroy {
       return POLL_MS;
     }
     const seconds = (performance.now() - started) / 1000;
-    for (const observer of this.refillObservers) observer(seconds);
+    this.refillObservers.notify(seconds);
     this.filling = turn.count < size;
     if (!this.filling) this.logger.log({ pairs: turn.count }, 'key pool full');
     return 0;
@@ -200,6 +205,11 @@ export class KeyPool implements OnApplicationBootstrap, OnModuleDestroy {
     });
   }
 
+  /** Pairs created at or before this are past KEY_POOL_MAX_AGE_HOURS: never claimed, discarded by the refill. */
+  private freshAfter(now: Date): Date {
+    return new Date(now.getTime() - this.config.keys.pool.maxAgeHours * HOUR_MS);
+  }
+
   private load(): Load {
     const now = performance.eventLoopUtilization();
     const since = performance.eventLoopUtilization(now, this.eventLoop);
@@ -222,10 +232,7 @@ export class KeyPool implements OnApplicationBootstrap, OnModuleDestroy {
       timer.unref();
     });
     abandoned.catch(() => undefined);
-    const { publicKeyPem, privateKeyDer }: RsaKeyPair = await Promise.race([this.generator.generate(), abandoned]).finally(() =>
-      clearTimeout(timer),
-    );
-    const id = randomUUID();
-    return { id, publicKey: publicKeyPem, privateKey: this.ring.wrap(id, privateKeyDer), createdAt: this.clock.now() };
+    const keyPair = await Promise.race([this.generator.generate(), abandoned]).finally(() => clearTimeout(timer));
+    return { ...this.wrap(keyPair), createdAt: this.clock.now() };
   }
 }

@@ -1,10 +1,9 @@
-import { randomUUID, type webcrypto } from 'node:crypto';
+import type { webcrypto } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { Clock } from '../common';
 import { APP_CONFIG, type AppConfig } from '../config';
 import { AdvisoryLock } from '../database';
 import { Measured, tagOperation } from '../telemetry';
-import { MasterKeyRing } from './crypto/master-key-ring';
 import { PrivateKeyCache } from './crypto/private-key-cache';
 import { generateRsaKeyPair, importPublicKey, KEY_ALGORITHM, publicKeyJwk } from './crypto/rsa';
 import { GenerationBudget } from './generation-budget';
@@ -44,7 +43,6 @@ export class KeysService {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly keys: KeysRepository,
-    private readonly ring: MasterKeyRing,
     private readonly clock: Clock,
     private readonly privateKeys: PrivateKeyCache,
     private readonly usage: KeyUsageRecorder,
@@ -79,9 +77,7 @@ export class KeysService {
     if (claimed.outcome === 'refused') throw this.generationLimit(claimed.oldestInWindow, windowMs, now);
     // Within the limit a moment ago, and no pair left: made here, then the limit is checked again.
     this.pool.missed();
-    const { publicKeyPem, privateKeyDer } = await generateRsaKeyPair();
-    const id = randomUUID();
-    const pair = { id, publicKey: publicKeyPem, privateKey: this.ring.wrap(id, privateKeyDer) };
+    const pair = this.pool.wrap(await generateRsaKeyPair());
     const made = await this.keys.createWithinLimit(limit, owner, pair);
     if (made.outcome === 'created') return this.created(made.key, now);
     // Other calls of the device took its last generations meanwhile: the pair serves another device.
