@@ -1,4 +1,3 @@
-import { ErrorCode } from '../common';
 import { CREDENTIAL_CHECK_REASONS, type MetricRefusal, type OperationName } from '../telemetry';
 import { PASSCODE, TRANSACTION_PIN } from './credential-kind';
 
@@ -27,6 +26,6 @@ export type CheckOutcome = 'valid' | 'invalid' | 'locked';
 export function checkOutcomeOf(status: 'success' | 'failure', reason: string | null | undefined): CheckOutcome | null {
   if (status === 'success') return 'valid';
   if (reason === CHECK_REFUSALS.invalid.code || reason === CHECK_REFUSALS.lockedOut.code) return 'invalid';
-  if (reason === ErrorCode.CREDENTIAL_LOCKED) return 'locked';
+  if (reason === CREDENTIAL_CHECK_REASONS.locked) return 'locked';
   return null;
 }

@@ -1,3 +1,4 @@
+import { ErrorCode } from '../common';
 import type { OperationName } from './operations';
 
 export type MetricStatus = 'success' | 'failure';
@@ -44,6 +45,6 @@ export interface MetricRefusal {
 export const CREDENTIAL_CHECK_REASONS = {
   invalid: 'CREDENTIAL_INVALID',
   lockedOut: 'CREDENTIAL_LOCKED_OUT',
-  locked: 'CREDENTIAL_LOCKED',
+  locked: ErrorCode.CREDENTIAL_LOCKED,
 } as const;
 export const NOT_KEY_FAILURE_REASONS: readonly string[] = Object.values(CREDENTIAL_CHECK_REASONS);
