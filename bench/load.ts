@@ -13,6 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { freePort } from '../test/support/free-port';
+import { graphqlCaller } from './support';
 
 const ROOT = join(__dirname, '..');
 const run = promisify(execFile);
@@ -86,16 +87,7 @@ export async function startLoadService(
     await sleep(200);
   }
   const url = `http://127.0.0.1:${port}/graphql`;
-  const gql = async (query: string, variables: object, key?: string) => {
-    const response = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
-      body: JSON.stringify({ query, variables }),
-    });
-    const body = (await response.json()) as { data?: any; errors?: any[] };
-    if (body.errors) throw new Error(JSON.stringify(body.errors));
-    return body.data;
-  };
+  const gql = graphqlCaller(url);
   return {
     child,
     port,

@@ -8,23 +8,14 @@
  *   npm run bench:metrics-ingest [-- --rate 5000 --seconds 20 --batches 100]
  */
 import 'reflect-metadata';
-import { randomBytes } from 'node:crypto';
-import { rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { CommonModule } from '../src/common';
-import { ConfigModule, loadConfig } from '../src/config';
-import { applyMigrations, DatabaseModule, PrismaService, startEmbeddedPostgres } from '../src/database';
+import { ConfigModule } from '../src/config';
+import { DatabaseModule, PrismaService } from '../src/database';
 import { MetricEvent, MetricEventsRepository, MetricsRecorder, OPERATIONS, TelemetryModule } from '../src/telemetry';
-import { freePort } from '../test/support/free-port';
-
-function option(name: string, fallback: number): number {
-  const at = process.argv.indexOf(`--${name}`);
-  return at > 0 ? Number(process.argv[at + 1]) : fallback;
-}
+import { numberOption as option, startBenchDatabase } from './support';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -48,16 +39,9 @@ async function main() {
   const rate = option('rate', 5000);
   const seconds = option('seconds', 20);
   const batches = option('batches', 100);
-  const dataDir = join(tmpdir(), `kms-bench-ingest-${randomBytes(4).toString('hex')}`);
-  const server = await startEmbeddedPostgres({ dataDir, port: await freePort(), database: 'kms_bench' });
+  const database = await startBenchDatabase('kms-bench-ingest');
   try {
-    await applyMigrations(server.url);
-    const config = loadConfig({
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'silent',
-      DATABASE_URL: server.url,
-      KMS_MASTER_KEYS: `bench:${randomBytes(32).toString('base64')}`,
-    });
+    const { config } = database;
 
     @Module({ imports: [ConfigModule.forRoot(config), CommonModule, DatabaseModule, TelemetryModule] })
     class BenchModule {}
@@ -111,8 +95,7 @@ async function main() {
       await app.close();
     }
   } finally {
-    await server.stop();
-    await rm(dataDir, { recursive: true, force: true });
+    await database.stop();
   }
 }
 

@@ -14,29 +14,20 @@
  * Prints name=value pairs last.
  */
 import 'reflect-metadata';
-import { randomBytes } from 'node:crypto';
-import { rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Client } from 'pg';
 import { CommonModule } from '../src/common';
-import { ConfigModule, loadConfig } from '../src/config';
-import { applyMigrations, DatabaseModule, startEmbeddedPostgres } from '../src/database';
+import { ConfigModule } from '../src/config';
+import { DatabaseModule } from '../src/database';
 import { KeysService } from '../src/keys';
 import { MetricsModule } from '../src/metrics';
 import { MetricsSummaryService, SUMMARY_LIST_LIMIT } from '../src/metrics/metrics-summary.service';
 import { MetricEventsRepository, MetricRollups, TelemetryModule } from '../src/telemetry';
-import { freePort } from '../test/support/free-port';
+import { numberOption as option, startBenchDatabase } from './support';
 
 const HOUR_MS = 60 * 60 * 1000;
-
-function option(name: string, fallback: number): number {
-  const at = process.argv.indexOf(`--${name}`);
-  return at > 0 ? Number(process.argv[at + 1]) : fallback;
-}
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -48,19 +39,10 @@ async function main() {
   const failingKeys = option('failing-keys', 0);
   const runs = option('runs', 7);
 
-  // Not mkdtemp: its 0700 directory would shut out the `postgres` user when run as root.
-  const dataDir = join(tmpdir(), `kms-bench-${randomBytes(4).toString('hex')}`);
-  const server = await startEmbeddedPostgres({ dataDir, port: await freePort(), database: 'kms_bench' });
+  // The bench runs the rollup step itself, timed.
+  const database = await startBenchDatabase('kms-bench', { METRICS_ROLLUP_INTERVAL_MS: '3600000' });
   try {
-    await applyMigrations(server.url);
-    const config = loadConfig({
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'silent',
-      DATABASE_URL: server.url,
-      KMS_MASTER_KEYS: `bench:${randomBytes(32).toString('base64')}`,
-      // The bench runs the step itself, timed.
-      METRICS_ROLLUP_INTERVAL_MS: '3600000',
-    });
+    const { config } = database;
 
     @Module({ imports: [ConfigModule.forRoot(config), CommonModule, DatabaseModule, TelemetryModule, MetricsModule] })
     class BenchModule {}
@@ -72,13 +54,13 @@ async function main() {
       const rollups = app.get(MetricRollups);
       await rollups.run(); // the start-up run, done before the rows come
       await repository.ensurePartitions(new Date(window.from.getTime() - 24 * HOUR_MS), now);
-      const load = await fill(server.url, { rows, hours, devices, keys, failingKeys, now });
+      const load = await fill(database.url, { rows, hours, devices, keys, failingKeys, now });
 
       const started = performance.now();
       const caughtUp = await rollups.run();
       const rollupSeconds = (performance.now() - started) / 1000;
       out(`rollup step caught up: ${caughtUp.built} buckets in ${rollupSeconds.toFixed(1)} s`);
-      await analyze(server.url);
+      await analyze(database.url);
 
       const summary = app.get(MetricsSummaryService);
       const result = await summary.summarize(hours);
@@ -96,7 +78,7 @@ async function main() {
       report('  plan + devices', await time(runs, () => repository.inSnapshot(async (reads) => reads.devices(await reads.plan(window), SUMMARY_LIST_LIMIT))));
       report('  plan + problem keys', await time(runs, () => repository.inSnapshot(async (reads) => reads.problemKeys(await reads.plan(window), thresholds, SUMMARY_LIST_LIMIT))));
       report('  key states', await time(runs, () => app.get(KeysService).countByState()));
-      const scan = report('count(*) over the raw rows of the window', await time(3, () => countRaw(server.url, window)));
+      const scan = report('count(*) over the raw rows of the window', await time(3, () => countRaw(database.url, window)));
       out(`\nhours=${hours} rows=${rows} devices=${devices} keys=${keys} failing_keys=${failingKeys || keys} load_s=${load.toFixed(1)} ` +
         `rollup_catch_up_s=${rollupSeconds.toFixed(1)} rollup_buckets=${caughtUp.built} ` +
         `summary_p50_ms=${whole.toFixed(1)} raw_count_ms=${scan.toFixed(1)} ratio=${(scan / whole).toFixed(1)}`);
@@ -105,10 +87,9 @@ async function main() {
     }
   } finally {
     if (process.argv.includes('--keep')) {
-      out(`kept: ${dataDir} (${server.url})`);
+      out(`kept: ${database.dataDir} (${database.url})`);
     } else {
-      await server.stop();
-      await rm(dataDir, { recursive: true, force: true });
+      await database.stop();
     }
   }
 }

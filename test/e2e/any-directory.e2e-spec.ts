@@ -8,22 +8,13 @@ import { startEmbeddedPostgres } from '../../src/database';
 import { clusterId } from '../../src/database/embedded-postgres-layout';
 import { GENERATE_KEY, ENCRYPTION_KEY } from '../support/operations';
 import { privateCheckout } from '../support/private-checkout';
-import { startServiceProcess, stopServiceProcess } from '../support/service-process';
+import { graphqlOnPort as gql, startServiceProcess, stopServiceProcess } from '../support/service-process';
 
 const ROOT = join(__dirname, '../..');
 const asRoot = process.getuid?.() === 0;
 if (!asRoot) {
   process.stderr.write('any-directory.e2e-spec: not running as root, so the root-in-a-private-directory case is skipped\n');
 }
-
-const gql = async (port: number, query: string, variables?: object) => {
-  const response = await fetch(`http://127.0.0.1:${port}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ query, variables }),
-  });
-  return (await response.json()) as { data?: any; errors?: any[] };
-};
 
 /** postmaster.pid: line 5 is the socket directory, line 6 the TCP listen address (empty: none). */
 const postmaster = (pgData: string) => readFileSync(join(pgData, 'postmaster.pid'), 'utf8').split('\n');

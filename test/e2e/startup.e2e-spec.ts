@@ -5,18 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../support/free-port';
 import { ENCRYPTION_KEY, GENERATE_KEY } from '../support/operations';
-import { startServiceProcess, stopServiceProcess } from '../support/service-process';
+import { graphqlOnPort as gql, startServiceProcess, stopServiceProcess } from '../support/service-process';
 import { createTestDatabase } from '../support/test-database';
 import { onServer, testServer } from '../support/test-server';
-
-const gql = async (port: number, query: string, variables?: object) => {
-  const response = await fetch(`http://127.0.0.1:${port}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ query, variables }),
-  });
-  return (await response.json()) as { data?: any; errors?: any[] };
-};
 
 const isListening = (port: number) =>
   new Promise<boolean>((resolve) => {

@@ -46,3 +46,13 @@ export async function stopServiceProcess(service: ServiceProcess): Promise<numbe
   service.child.kill('SIGTERM');
   return service.exited;
 }
+
+/** One anonymous GraphQL request to a service process on `port`: the whole response. */
+export async function graphqlOnPort(port: number, query: string, variables?: object) {
+  const response = await fetch(`http://127.0.0.1:${port}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query, variables }),
+  });
+  return (await response.json()) as { data?: any; errors?: any[] };
+}
