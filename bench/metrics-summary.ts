@@ -66,17 +66,17 @@ async function main() {
       const result = await summary.summarize(hours);
       out(`summary sees ${result.totals.total} rows in the window, ${result.devices.active} devices, ` +
         `${result.problematicKeys.count} problem keys`);
-      const plan = await repository.inSnapshot((reads) => reads.plan(window));
+      const plan = await repository.inSnapshot(([reads]) => reads.plan(window));
       out(`window plan: ${plan.buckets.length} rolled-up buckets, ${plan.raw.length} raw ranges ` +
         `(${plan.raw.map((range) => `${((range.to.getTime() - range.from.getTime()) / 60_000).toFixed(0)} min`).join(', ')})`);
 
       out(`\nsummarize(${hours}), ${runs} runs:`);
       const whole = report('whole summary (one snapshot)', await time(runs, () => summary.summarize(hours)));
       const thresholds = { minFailures: config.metrics.problemKeyMinFailures, minRate: config.metrics.problemKeyFailureRate };
-      report('  plan (and raw rows read once)', await time(runs, () => repository.inSnapshot((reads) => reads.plan(window))));
-      report('  plan + operations + histograms', await time(runs, () => repository.inSnapshot(async (reads) => reads.operations(await reads.plan(window)))));
-      report('  plan + devices', await time(runs, () => repository.inSnapshot(async (reads) => reads.devices(await reads.plan(window), SUMMARY_LIST_LIMIT))));
-      report('  plan + problem keys', await time(runs, () => repository.inSnapshot(async (reads) => reads.problemKeys(await reads.plan(window), thresholds, SUMMARY_LIST_LIMIT))));
+      report('  plan', await time(runs, () => repository.inSnapshot(([reads]) => reads.plan(window))));
+      report('  plan + operations + histograms', await time(runs, () => repository.inSnapshot(async ([reads]) => reads.operations(await reads.plan(window)))));
+      report('  plan + devices', await time(runs, () => repository.inSnapshot(async ([reads]) => reads.devices(await reads.plan(window), SUMMARY_LIST_LIMIT))));
+      report('  plan + problem keys', await time(runs, () => repository.inSnapshot(async ([reads]) => reads.problemKeys(await reads.plan(window), thresholds, SUMMARY_LIST_LIMIT))));
       report('  key states', await time(runs, () => app.get(KeysService).countByState()));
       const scan = report('count(*) over the raw rows of the window', await time(3, () => countRaw(database.url, window)));
       out(`\nhours=${hours} rows=${rows} devices=${devices} keys=${keys} failing_keys=${failingKeys || keys} load_s=${load.toFixed(1)} ` +

@@ -27,6 +27,8 @@ import {
 const HOUR_MS = 60 * 60 * 1000;
 const KEY_GENERATION: OperationName = 'generate';
 const PERCENTILES = [0.5, 0.95, 0.99];
+/** Connections one summary reads its window with (fewer when the pool is small). */
+const SNAPSHOT_LANES = 3;
 /** Length of the capped lists (busiest devices, rate-limited devices, problem keys). */
 export const SUMMARY_LIST_LIMIT = 10;
 
@@ -58,20 +60,17 @@ export class MetricsSummaryService {
     const window = { from: new Date(now.getTime() - timeframeHours * HOUR_MS), to: now };
     const { problemKeyMinFailures, problemKeyFailureRate } = this.config.metrics;
     const [{ operationRows, failureRows, deviceRow, problemRows }, keys] = await Promise.all([
-      this.metricEvents.inSnapshot(async (reads) => {
-        const plan = await reads.plan(window);
-        const aggregates = await reads.operations(plan);
-        return {
-          operationRows: aggregates,
-          failureRows: failureCounts(aggregates),
-          deviceRow: await reads.devices(plan, SUMMARY_LIST_LIMIT),
-          problemRows: await reads.problemKeys(
-            plan,
-            { minFailures: problemKeyMinFailures, minRate: problemKeyFailureRate },
-            SUMMARY_LIST_LIMIT,
-          ),
-        };
-      }),
+      // Three connections in one snapshot: operations, devices and problem keys at once.
+      this.metricEvents.inSnapshot(async ([first, second, third]) => {
+        const plan = await first.plan(window);
+        const thresholds = { minFailures: problemKeyMinFailures, minRate: problemKeyFailureRate };
+        const [operationRows, deviceRow, problemRows] = await Promise.all([
+          first.operations(plan),
+          (second ?? first).devices(plan, SUMMARY_LIST_LIMIT),
+          (third ?? second ?? first).problemKeys(plan, thresholds, SUMMARY_LIST_LIMIT),
+        ]);
+        return { operationRows, failureRows: failureCounts(operationRows), deviceRow, problemRows };
+      }, SNAPSHOT_LANES),
       this.keys.countByState(),
     ]);
     const operations = toOperations(operationRows, failureRows);

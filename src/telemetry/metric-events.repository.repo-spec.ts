@@ -1,7 +1,7 @@
 import { repositoryDatabase, RepositoryDatabase } from '../../test/support/repository-database';
 import { toNumber } from '../database';
 import { addBins, binMicros, percentilesMicros, PERCENTILE_RELATIVE_ERROR } from './duration-histogram';
-import { MetricEventsRepository } from './metric-events.repository';
+import { MetricEventsRepository, MetricsReads } from './metric-events.repository';
 
 const NOW = new Date('2026-06-01T12:00:00.000Z');
 const HOUR_MS = 60 * 60 * 1000;
@@ -12,7 +12,7 @@ describe('MetricEventsRepository', () => {
   let events: MetricEventsRepository;
   beforeAll(async () => {
     db = await repositoryDatabase();
-    events = new MetricEventsRepository(db.prisma);
+    events = new MetricEventsRepository(db.prisma, db.config);
   });
   afterAll(() => db.close());
   afterEach(() => db.prisma.encryptionMetric.deleteMany());
@@ -39,7 +39,7 @@ describe('MetricEventsRepository', () => {
       SELECT "operation", count(*) AS total,
              percentile_cont(ARRAY[0.5, 0.95, 0.99]::float8[]) WITHIN GROUP (ORDER BY "durationMicros") AS percentiles
         FROM "EncryptionMetric" GROUP BY "operation" ORDER BY "operation" COLLATE "C"`;
-    const rows = await events.inSnapshot(async (reads) => reads.operations(await reads.plan(WINDOW)));
+    const rows = await events.inSnapshot(async ([reads]) => reads.operations(await reads.plan(WINDOW)));
     for (const exact of direct) {
       const histogram = new Map<number, number>();
       const mine = rows.filter((row) => row.operation === exact.operation);
@@ -60,10 +60,31 @@ describe('MetricEventsRepository', () => {
     await events.insertMany([
       row(WINDOW.from, 420), row(WINDOW.to), row(new Date(WINDOW.from.getTime() - 1)), row(new Date(WINDOW.to.getTime() + 1)),
     ]);
-    const rows = await events.inSnapshot(async (reads) => reads.operations(await reads.plan(WINDOW)));
+    const rows = await events.inSnapshot(async ([reads]) => reads.operations(await reads.plan(WINDOW)));
     expect(rows.map((entry) => ({ ...entry, count: toNumber(entry.count), minMicros: toNumber(entry.minMicros), maxMicros: toNumber(entry.maxMicros) })))
       .toMatchObject([{ operation: 'decrypt', errorReason: 'KEY_REVOKED', count: 2, minMicros: 420, maxMicros: 1000 }]);
     expect(await db.prisma.encryptionMetric.count({ where: { id: { not: '' } } })).toBe(4);
+  });
+
+  it('gives every lane of a snapshot group the same snapshot, and lets groups take turns', async () => {
+    const row = (timestamp: Date) => ({ operation: 'encrypt' as const, status: 'success' as const, duration: 1, timestamp });
+    const counted = async (reads: MetricsReads) =>
+      (await reads.operations({ buckets: [], raw: [{ from: WINDOW.from, to: NOW }] })).reduce((sum, entry) => sum + toNumber(entry.count), 0);
+    await events.insertMany([row(new Date(NOW.getTime() - 10))]);
+    const seen = await events.inSnapshot(async (lanes) => {
+      expect(lanes).toHaveLength(3);
+      const before = await counted(lanes[0]);
+      // Committed after the snapshot was exported (and before the other lanes first read): invisible to all.
+      await events.insertMany([row(new Date(NOW.getTime() - 5))]);
+      return [before, ...(await Promise.all(lanes.map(counted)))];
+    }, 3);
+    expect(seen).toEqual([1, 1, 1, 1]);
+    // A pool of two keeps one connection for the rest: one lane.
+    const small = new MetricEventsRepository(db.prisma, { ...db.config, database: { ...db.config.database, poolSize: 2 } });
+    expect(await small.inSnapshot(async (lanes) => lanes.length, 3)).toBe(1);
+    // Groups run one at a time: ten groups of three lanes on a pool of ten do not starve each other.
+    const counts = await Promise.all(Array.from({ length: 10 }, () => events.inSnapshot((lanes) => Promise.all(lanes.map(counted)), 3)));
+    expect(counts).toEqual(Array.from({ length: 10 }, () => [2, 2, 2]));
   });
 
   it('makes day partitions (rows waiting in the default partition move in) and drops those past retention', async () => {

@@ -1,4 +1,5 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '../config';
 import { Batch, deleteInsertOnlyBatch, Prisma, PrismaService, SqlNumber, toNumber } from '../database';
 import { ErrorCode } from '../common';
 import { type MetricEvent, NOT_KEY_FAILURE_REASONS } from './metric-event';
@@ -46,15 +47,15 @@ export interface ProblemKeyRow {
   matching: SqlNumber;
 }
 
-/** Longest a summary's snapshot may stay open. */
-const SNAPSHOT_TIMEOUT_MS = 60_000;
+/** A summary's snapshot: repeatable reads, open at most a minute. */
+const SNAPSHOT_OPTIONS = { isolationLevel: 'RepeatableRead', maxWait: 10_000, timeout: 60_000 } as const;
+/** What pg_export_snapshot() returns, e.g. 00000003-0000001B-1. */
+const SNAPSHOT_ID = /^[0-9A-F]+(-[0-9A-F]+)+$/;
 /** The partition every row outside the day partitions lands in. */
 const DEFAULT_PARTITION = 'EncryptionMetric_default';
 const PARTITION_NAME = /^EncryptionMetric_p(\d{4})(\d{2})(\d{2})$/;
 
 type Db = Pick<PrismaService, '$queryRaw' | '$executeRaw'>;
-/** A summary's raw rows, read once per snapshot. */
-const RAW_ROWS = Prisma.raw('"kms_summary_raw_rows"');
 
 const isoList = (dates: Date[]) => dates.map((date) => date.toISOString());
 
@@ -110,7 +111,10 @@ export function rawKeyAggregates(source: Prisma.Sql): Prisma.Sql {
  */
 @Injectable()
 export class MetricEventsRepository {
-  constructor(private readonly prisma: PrismaService) {}
+  constructor(
+    private readonly prisma: PrismaService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
 
   /**
    * One INSERT ... SELECT FROM unnest(...) per batch: a statement of ten array
@@ -182,17 +186,62 @@ export class MetricEventsRepository {
   }
 
   /**
-   * Runs `work` in one REPEATABLE READ transaction: every figure of a summary comes
-   * from the same snapshot (rollups, the marks of what they miss, and raw rows agree,
-   * even while rows are written and buckets rolled up), and a summary holds one pooled
-   * connection.
+   * Runs `work` over `lanes` pooled connections (at most the pool's size less one, so
+   * that other requests keep one) that share one REPEATABLE READ snapshot: the first
+   * exports it (pg_export_snapshot), the others adopt it (SET TRANSACTION SNAPSHOT). So
+   * the summary's independent reads run at once, yet every figure comes from the same
+   * state (rollups, the marks of what they miss, and raw rows agree, even while rows are
+   * written and buckets rolled up). One group per process at a time: two groups each
+   * holding a leader and waiting for followers could exhaust the pool.
    */
-  inSnapshot<T>(work: (reads: MetricsReads) => Promise<T>): Promise<T> {
-    return this.prisma.$transaction((tx) => work(new MetricsReads(tx)), {
-      isolationLevel: 'RepeatableRead',
-      maxWait: 10_000,
-      timeout: SNAPSHOT_TIMEOUT_MS,
-    });
+  inSnapshot<T>(work: (lanes: MetricsReads[]) => Promise<T>, lanes = 1): Promise<T> {
+    const count = Math.max(1, Math.min(lanes, this.poolSize - 1));
+    const run = this.snapshotQueue.then(() => this.snapshotGroup(count, work));
+    this.snapshotQueue = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  private snapshotQueue: Promise<void> = Promise.resolve();
+
+  private get poolSize(): number {
+    return this.config.database.poolSize;
+  }
+
+  private snapshotGroup<T>(lanes: number, work: (lanes: MetricsReads[]) => Promise<T>): Promise<T> {
+    return this.prisma.$transaction(async (leader) => {
+      if (lanes === 1) return work([new MetricsReads(leader)]);
+      const [{ snapshot }] = await leader.$queryRaw<{ snapshot: string }[]>`SELECT pg_export_snapshot() AS snapshot`;
+      if (!SNAPSHOT_ID.test(snapshot)) throw new Error('unexpected snapshot id');
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      const joined: Promise<MetricsReads>[] = [];
+      const ended: Promise<unknown>[] = [];
+      for (let lane = 1; lane < lanes; lane += 1) {
+        joined.push(
+          new Promise<MetricsReads>((ready, failed) => {
+            ended.push(
+              this.prisma
+                .$transaction(async (follower) => {
+                  // A utility statement takes no parameters; the id was checked above.
+                  await follower.$executeRawUnsafe(`SET TRANSACTION SNAPSHOT '${snapshot}'`);
+                  ready(new MetricsReads(follower));
+                  await released;
+                }, SNAPSHOT_OPTIONS)
+                .catch(failed),
+            );
+          }),
+        );
+      }
+      try {
+        return await work([new MetricsReads(leader), ...(await Promise.all(joined))]);
+      } finally {
+        release();
+        await Promise.allSettled(ended);
+      }
+    }, SNAPSHOT_OPTIONS);
   }
 }
 
@@ -200,42 +249,25 @@ export class MetricEventsRepository {
  * The summary's aggregations, each over a WindowPlan: the rollups of the clean buckets
  * inside the window plus the raw rows of the rest (the window's partial hour at its
  * start, the open hour, buckets not rolled up yet). Only aggregates come back.
+ * One device's or key's count in a bucket is summed as int (sum() then gives bigint,
+ * not numeric, which made the merge about twice as slow); no device or key reaches
+ * 2^31 operations in a day.
  */
 export class MetricsReads {
   constructor(private readonly db: Db) {}
 
-  /** The plan whose raw rows were copied into RAW_ROWS (this transaction's temp table). */
-  private prepared?: WindowPlan;
-
-  /**
-   * Which buckets of the window come from rollups and which ranges from raw rows; the
-   * raw rows of those ranges are read once, into a temporary table dropped at commit,
-   * which every read of this snapshot then aggregates (instead of each reading them).
-   */
+  /** Which buckets of the window come from rollups and which ranges from raw rows. */
   async plan({ from, to }: MetricWindow): Promise<WindowPlan> {
     const dirty = await this.db.$queryRaw<{ grainSeconds: number; bucketStart: Date }[]>`
       SELECT "grainSeconds", "bucketStart" FROM "MetricRollupDirty"
        WHERE "bucketStart" >= ${from} AND "bucketStart" <= ${to}`;
-    const plan = planWindow(from, to, new Set(dirty.map((row) => bucketKey(row.grainSeconds, row.bucketStart.getTime()))));
-    if (!this.prepared) {
-      await this.db.$executeRaw`
-        CREATE TEMPORARY TABLE ${RAW_ROWS} ON COMMIT DROP AS
-        SELECT "operation", "status", "errorReason", "keyId", "deviceId", "duration", "durationMicros", "timestamp"
-          FROM ${liveRows(plan)}`;
-      this.prepared = plan;
-    }
-    return plan;
-  }
-
-  /** The plan's raw rows, aliased m: from the temporary table when plan() made it. */
-  private raw(plan: WindowPlan): Prisma.Sql {
-    return plan === this.prepared ? Prisma.sql`${RAW_ROWS} AS m` : liveRows(plan);
+    return planWindow(from, to, new Set(dirty.map((row) => bucketKey(row.grainSeconds, row.bucketStart.getTime()))));
   }
 
   /** Per (operation, status, errorReason): counts, durations and histograms, unmerged. */
   operations(plan: WindowPlan): Promise<OperationAggregateRow[]> {
     return this.db.$queryRaw<OperationAggregateRow[]>`
-      ${rawOperationAggregates(this.raw(plan))}
+      ${rawOperationAggregates(liveRows(plan))}
       UNION ALL
       SELECT r."operation", r."status", r."errorReason", r."count", r."sumMicros", r."minMicros", r."maxMicros",
              r."histogramBins", r."histogramCounts"
@@ -261,14 +293,14 @@ export class MetricsReads {
     });
     const [row] = await this.db.$queryRaw<(Omit<DeviceRow, 'active'> & { listed: SqlNumber; floor: SqlNumber })[]>`
       WITH per_bucket AS (
-        ${rawDeviceAggregates(this.raw(plan))}
+        ${rawDeviceAggregates(liveRows(plan))}
         UNION ALL
         SELECT d."deviceId", d."operations", d."failures", d."rateLimited", d."lastRateLimitedAt"
           FROM ${usedBuckets({ buckets: lists, raw: [] })}
           JOIN "MetricDeviceRollup" d ON d."grainSeconds" = used.grain AND d."bucketStart" = used.start
       ), per_device AS MATERIALIZED (
-        SELECT "deviceId", sum(operations) AS operations, sum(failures) AS failures,
-               sum("rateLimited") AS rejections, max("lastRateLimitedAt") AS last_rejected
+        SELECT "deviceId", sum(operations::int) AS operations, sum(failures::int) AS failures,
+               sum("rateLimited"::int) AS rejections, max("lastRateLimitedAt") AS last_rejected
           FROM per_bucket
          GROUP BY "deviceId"
       ), refused AS MATERIALIZED (
@@ -293,7 +325,7 @@ export class MetricsReads {
     const { listed, floor, ...rest } = row;
     if (toNumber(floor) === 0) return { ...rest, active: listed };
     const sketches = await this.db.$queryRaw<{ registers: Uint8Array }[]>`
-      ${rawDeviceSketch(this.raw(plan))}
+      ${rawDeviceSketch(liveRows(plan))}
       UNION ALL
       SELECT s."registers" FROM ${usedBuckets(plan)}
         JOIN "MetricDeviceSketch" s ON s."grainSeconds" = used.grain AND s."bucketStart" = used.start`;
@@ -318,9 +350,9 @@ export class MetricsReads {
       WITH used AS MATERIALIZED (
         SELECT * FROM ${usedBuckets(plan)}
       ), raw_keys AS MATERIALIZED (
-        ${rawKeyAggregates(this.raw(plan))}
+        ${rawKeyAggregates(liveRows(plan))}
       ), candidates AS (
-        SELECT "keyId", sum(failures) AS failures
+        SELECT "keyId", sum(failures::int) AS failures
           FROM (SELECT "keyId", failures FROM raw_keys WHERE failures > 0
                 UNION ALL
                 SELECT k."keyId", k."failures"
@@ -329,7 +361,7 @@ export class MetricsReads {
          GROUP BY "keyId"
         HAVING sum(failures) >= ${thresholds.minFailures}
       ), rolled AS (
-        SELECT k."keyId", sum(k."operations") AS operations
+        SELECT k."keyId", sum(k."operations"::int) AS operations
           FROM used JOIN "MetricKeyRollup" k ON k."grainSeconds" = used.grain AND k."bucketStart" = used.start
          WHERE k."keyId" IN (SELECT "keyId" FROM candidates)
          GROUP BY k."keyId"

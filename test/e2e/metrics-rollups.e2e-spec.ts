@@ -31,7 +31,7 @@ describe('metrics rollups: the summary equals the raw-row answer', () => {
     // Only the open 10 minutes, hour and day are still to build.
     expect((await t.prisma.metricRollupDirty.findMany()).map((mark) => [mark.grainSeconds, mark.bucketStart.toISOString()]).sort())
       .toEqual([[3600, '2026-06-03T12:00:00.000Z'], [600, '2026-06-03T12:20:00.000Z'], [86400, '2026-06-03T00:00:00.000Z']]);
-    const plan = await t.app.get(MetricEventsRepository).inSnapshot((reads) =>
+    const plan = await t.app.get(MetricEventsRepository).inSnapshot(([reads]) =>
       reads.plan({ from: new Date(NOW.getTime() - 49 * HOUR), to: NOW }));
     expect(plan.buckets.map((bucket) => bucket.grainSeconds)).toContain(86400);
     expect(plan.raw.map((range) => [range.from.toISOString(), range.to.toISOString()])).toEqual([
