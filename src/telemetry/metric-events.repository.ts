@@ -337,8 +337,9 @@ export class MetricsReads {
    * Keys with at least `minFailures` failures and a failure rate of at least
    * `minRate` in the window (numeric comparison: 3 of 10 passes 0.3), most failures
    * first, with how many keys passed in all. Exact: candidates (enough failures) come
-   * from the keys that failed per bucket (MetricKeyRollup_failing_idx) and the raw
-   * rows; then their operations (PostgreSQL probes the buckets key by key for a few
+   * from the keys that failed per bucket (MetricKeyRollup_failing_idx, with the
+   * operations of those buckets: a key below the rate there is below it in the window,
+   * and is dropped before its other buckets are read) and the raw rows; then their operations (PostgreSQL probes the buckets key by key for a few
    * candidates, or reads the buckets' key rows when most keys are candidates).
    */
   problemKeys(
@@ -353,13 +354,16 @@ export class MetricsReads {
         ${rawKeyAggregates(liveRows(plan))}
       ), candidates AS (
         SELECT "keyId", sum(failures::int) AS failures
-          FROM (SELECT "keyId", failures FROM raw_keys WHERE failures > 0
+          FROM (SELECT "keyId", failures, operations FROM raw_keys WHERE failures > 0
                 UNION ALL
-                SELECT k."keyId", k."failures"
+                SELECT k."keyId", k."failures", k."operations"
                   FROM used JOIN "MetricKeyRollup" k
                     ON k."grainSeconds" = used.grain AND k."bucketStart" = used.start AND k."failures" > 0) AS failing
          GROUP BY "keyId"
-        HAVING sum(failures) >= ${thresholds.minFailures}
+        HAVING sum(failures::int) >= ${thresholds.minFailures}
+           -- The operations of the buckets where a key failed are some of its operations in
+           -- the window: short of the rate against those, it is short against all of them.
+           AND sum(failures::int) >= ${String(thresholds.minRate)}::numeric * sum(operations::int)
       ), rolled AS (
         SELECT k."keyId", sum(k."operations"::int) AS operations
           FROM used JOIN "MetricKeyRollup" k ON k."grainSeconds" = used.grain AND k."bucketStart" = used.start

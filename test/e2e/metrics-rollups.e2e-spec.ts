@@ -128,3 +128,39 @@ describe('metrics rollups: devices beyond the per-bucket lists', () => {
     }
   });
 });
+
+describe('metrics rollups: problem keys at the thresholds', () => {
+  it('keeps a key at exactly the rate where it failed, or across the window, and drops one below it', async () => {
+    const t = await startTestApp({ env: { METRICS_PROBLEM_KEY_MIN_FAILURES: '3', METRICS_PROBLEM_KEY_FAILURE_RATE: '0.2' } });
+    try {
+      t.clock.set(NOW);
+      const at = (hours: number) => new Date(NOW.getTime() - hours * HOUR);
+      const ops = (keyId: string, hours: number, status: 'success' | 'failure', count: number) =>
+        Array.from({ length: count }, () => ({
+          operation: 'decrypt', status, errorReason: status === 'failure' ? 'DECRYPTION_FAILED' : null, duration: 1, keyId, timestamp: at(hours),
+        }));
+      await t.prisma.encryptionMetric.createMany({
+        data: [
+          // 3 of 15 where it failed, nothing else: exactly the rate.
+          ...ops('key-edge', 3, 'failure', 3), ...ops('key-edge', 3, 'success', 12),
+          // 3 of 10 where it failed, 3 of 15 in the window: exactly the rate.
+          ...ops('key-kept', 3, 'failure', 3), ...ops('key-kept', 3, 'success', 7), ...ops('key-kept', 5, 'success', 5),
+          // 3 of 3 where it failed, 3 of 23 in the window: below.
+          ...ops('key-below', 3, 'failure', 3), ...ops('key-below', 5, 'success', 20),
+          // 3 of 16 where it failed: below before any other bucket is read.
+          ...ops('key-pruned', 3, 'failure', 3), ...ops('key-pruned', 3, 'success', 13),
+        ],
+      });
+      await t.app.get(MetricRollups).run();
+      const { problematicKeys } = await t.app.get(MetricsSummaryService).summarize(24);
+      expect(problematicKeys.keys.map((key) => [key.keyId, key.failures, key.operations])).toEqual([
+        ['key-edge', 3, 15],
+        ['key-kept', 3, 15],
+      ]);
+      expect(problematicKeys.count).toBe(2);
+      await expectSummaryMatchesRawRows(t, 24);
+    } finally {
+      await t.close();
+    }
+  });
+});
