@@ -51,6 +51,8 @@ export interface ProblemKeyRow {
 const SNAPSHOT_OPTIONS = { isolationLevel: 'RepeatableRead', maxWait: 10_000, timeout: 60_000 } as const;
 /** What pg_export_snapshot() returns, e.g. 00000003-0000001B-1. */
 const SNAPSHOT_ID = /^[0-9A-F]+(-[0-9A-F]+)+$/;
+/** Problem keys: most primary-key lookups of candidates' bucket rows before reading all of them. */
+const MAX_CANDIDATE_PROBES = 50_000;
 /** The partition every row outside the day partitions lands in. */
 const DEFAULT_PARTITION = 'EncryptionMetric_default';
 const PARTITION_NAME = /^EncryptionMetric_p(\d{4})(\d{2})(\d{2})$/;
@@ -339,14 +341,18 @@ export class MetricsReads {
    * first, with how many keys passed in all. Exact: candidates (enough failures) come
    * from the keys that failed per bucket (MetricKeyRollup_failing_idx, with the
    * operations of those buckets: a key below the rate there is below it in the window,
-   * and is dropped before its other buckets are read) and the raw rows; then their operations (PostgreSQL probes the buckets key by key for a few
-   * candidates, or reads the buckets' key rows when most keys are candidates).
+   * and is dropped before its other buckets are read) and the raw rows; then their
+   * operations: looked up key by key and bucket by bucket while that is at most
+   * `maxProbes` lookups, else from every key row of the buckets (PostgreSQL always
+   * estimated few candidates, and with every key failing the lookups took seconds).
    */
   problemKeys(
     plan: WindowPlan,
     thresholds: { minFailures: number; minRate: number },
     limit: number,
+    maxProbes = MAX_CANDIDATE_PROBES,
   ): Promise<ProblemKeyRow[]> {
+    const probedCandidates = Math.floor(maxProbes / Math.max(1, plan.buckets.length));
     return this.db.$queryRaw<ProblemKeyRow[]>`
       WITH used AS MATERIALIZED (
         SELECT * FROM ${usedBuckets(plan)}
@@ -365,9 +371,17 @@ export class MetricsReads {
            -- the window: short of the rate against those, it is short against all of them.
            AND sum(failures::int) >= ${String(thresholds.minRate)}::numeric * sum(operations::int)
       ), rolled AS (
+        -- Few candidates: their row of each bucket, looked up by primary key.
         SELECT k."keyId", sum(k."operations"::int) AS operations
           FROM used JOIN "MetricKeyRollup" k ON k."grainSeconds" = used.grain AND k."bucketStart" = used.start
          WHERE k."keyId" IN (SELECT "keyId" FROM candidates)
+           AND (SELECT count(*) FROM candidates) <= ${probedCandidates}
+         GROUP BY k."keyId"
+        UNION ALL
+        -- Many (every key failing at once): each key row of the buckets read once instead.
+        SELECT k."keyId", sum(k."operations"::int) AS operations
+          FROM used JOIN "MetricKeyRollup" k ON k."grainSeconds" = used.grain AND k."bucketStart" = used.start
+         WHERE (SELECT count(*) FROM candidates) > ${probedCandidates}
          GROUP BY k."keyId"
       ), rated AS (
         SELECT c."keyId", c.failures, coalesce(r.operations, 0) + coalesce(k.operations, 0) AS operations

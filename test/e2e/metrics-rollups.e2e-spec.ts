@@ -159,6 +159,14 @@ describe('metrics rollups: problem keys at the thresholds', () => {
       ]);
       expect(problematicKeys.count).toBe(2);
       await expectSummaryMatchesRawRows(t, 24);
+      // The candidates' operations the same whether looked up key by key or read from every key row.
+      const thresholds = { minFailures: 3, minRate: 0.2 };
+      const [probed, scanned] = await t.app.get(MetricEventsRepository).inSnapshot(async ([reads]) => {
+        const plan = await reads.plan({ from: new Date(NOW.getTime() - 24 * HOUR), to: NOW });
+        return [await reads.problemKeys(plan, thresholds, 10, Number.MAX_SAFE_INTEGER), await reads.problemKeys(plan, thresholds, 10, 0)];
+      });
+      expect(probed.map((row) => row.keyId)).toEqual(['key-edge', 'key-kept']);
+      expect(scanned).toEqual(probed);
     } finally {
       await t.close();
     }
