@@ -56,7 +56,7 @@ export function graphqlOptions(
     formatError: (formatted, error) =>
       formatGraphQLError(formatted, error, (report) => logger.error(report, 'internal error')),
     // Fastify calls context(request, reply): `req` is the raw request, the object the
-    // request log line (pino-http) and the scope guard's caller memo live on.
+    // request log line (requestLogHook) and the scope guard's caller memo live on.
     context: (request: { raw: unknown }, reply: { raw: unknown }) => ({ req: request.raw, res: reply.raw }),
   };
 }
