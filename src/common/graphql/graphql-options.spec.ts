@@ -18,4 +18,9 @@ describe('Apollo options', () => {
     expect(await store.get('doc-19999')).toBeDefined();
     expect(await store.get('doc-0')).toBeUndefined();
   });
+
+  it('turn off the per-request plugins Apollo would install by itself: cache control and inline traces', () => {
+    const ids = (graphqlOptions(loadConfig({})).plugins ?? []).map((plugin) => (plugin as { __internal_plugin_id__?: string }).__internal_plugin_id__);
+    expect(ids).toEqual(expect.arrayContaining(['CacheControl', 'InlineTrace']));
+  });
 });

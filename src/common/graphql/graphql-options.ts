@@ -1,7 +1,11 @@
 import { Logger } from '@nestjs/common';
 import type { ApolloDriverConfig } from '@nestjs/apollo';
 import type { ApolloServerPlugin } from '@apollo/server';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import {
+  ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginInlineTraceDisabled,
+  ApolloServerPluginLandingPageDisabled,
+} from '@apollo/server/plugin/disabled';
 import { InMemoryLRUCache } from '@apollo/utils.keyvaluecache';
 import type { DocumentNode } from 'graphql';
 import GraphQLJSON from 'graphql-type-json';
@@ -50,6 +54,11 @@ export function graphqlOptions(
     allowBatchedHttpRequests: config.graphql.maxBatch > 1,
     plugins: [
       requestOutcomePlugin(),
+      // Apollo installs these unless told not to. Cache control hooks every field of
+      // every request (no answer here is cacheable: POST, per caller); inline traces
+      // are for federated subgraphs, which this is not.
+      ApolloServerPluginCacheControlDisabled(),
+      ApolloServerPluginInlineTraceDisabled(),
       config.isProduction || !landingPage ? ApolloServerPluginLandingPageDisabled() : landingPage,
     ],
     autoTransformHttpErrors: false,
