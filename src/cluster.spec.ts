@@ -1,14 +1,8 @@
 import { PassThrough } from 'node:stream';
 import { loadConfig } from './config';
-import { forwardLines, threadPoolSize, WORKER_SEMI_SPACE_MB, workerEnvironment, workerExecArgv } from './cluster';
+import { forwardLines, threadPoolSize, workerEnvironment } from './cluster';
 
 describe('the cluster primary', () => {
-  it('starts workers with a larger young generation, unless the operator chose its size', () => {
-    expect(workerExecArgv(['-r', 'x'])).toEqual(['-r', 'x', `--max-semi-space-size=${WORKER_SEMI_SPACE_MB}`]);
-    expect(workerExecArgv(['--max-semi-space-size=8'])).toEqual(['--max-semi-space-size=8']);
-    expect(workerExecArgv([], '--enable-source-maps --max_semi_space_size=32')).toEqual([]);
-  });
-
   it("shares the CPUs out as libuv threads, at least 2 per process, unless UV_THREADPOOL_SIZE is set", () => {
     expect(threadPoolSize(2, 1)).toBe(2);
     expect(threadPoolSize(2, 2)).toBe(2);

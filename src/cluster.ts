@@ -36,20 +36,6 @@ export function workerEnvironment(config: AppConfig, databaseUrl: string, cpus: 
   };
 }
 
-/**
- * The young generation of each worker, MiB per semi-space (V8's default on 64-bit: 16).
- * A request allocates a few hundred KiB that die young; with 16 MiB, scavenges took
- * about 8 % of a worker's time at 16 clients of decryptData, with 64 MiB under 1 %
- * (bench:encryption profile), for up to 2 × 48 MiB more memory per busy worker.
- */
-export const WORKER_SEMI_SPACE_MB = 64;
-
-/** The workers' node arguments: the primary's, with WORKER_SEMI_SPACE_MB unless the operator set a size. */
-export function workerExecArgv(execArgv: string[], nodeOptions = ''): string[] {
-  const given = [...execArgv, ...nodeOptions.split(/\s+/)].some((arg) => /^--max[-_]semi[-_]space[-_]size\b/.test(arg));
-  return given ? execArgv : [...execArgv, `--max-semi-space-size=${WORKER_SEMI_SPACE_MB}`];
-}
-
 interface PrimaryOptions {
   config: AppConfig;
   log: pino.Logger;
@@ -66,7 +52,7 @@ interface PrimaryOptions {
  * Workers share nothing in memory: every limit that must be exact lives in PostgreSQL.
  */
 export function runPrimary({ config, log, env, stopDatabase }: PrimaryOptions) {
-  cluster.setupPrimary({ silent: true, execArgv: workerExecArgv(process.execArgv, process.env.NODE_OPTIONS) });
+  cluster.setupPrimary({ silent: true });
   answerClusterMetricsRequests();
   const listening = new Set<Worker>();
   let started = false;
