@@ -1,4 +1,4 @@
-import { DynamicModule, Module, ValidationPipe } from '@nestjs/common';
+import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { ApolloDriver, ApolloDriverConfig } from '@nestjs/apollo';
 import { GraphQLModule } from '@nestjs/graphql';
@@ -11,6 +11,7 @@ import {
   GraphqlHttpErrorFilter,
   createLogger,
   graphqlOptions,
+  InputValidationPipe,
   REQUEST_LOGGER,
 } from './common';
 import { type AppConfig, ConfigModule } from './config';
@@ -61,7 +62,7 @@ export class AppModule {
       providers: [
         {
           provide: APP_PIPE,
-          useValue: new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true }),
+          useValue: new InputValidationPipe(),
         },
         { provide: APP_FILTER, useClass: GraphqlHttpErrorFilter },
         { provide: REQUEST_LOGGER, useValue: logger },

@@ -23,4 +23,5 @@ export { Observers } from './observers';
 export { ProviderMethod, providerMethods } from './provider-methods';
 export { RequestLogFields, requestLogFields } from './logging/request-log';
 export { currentRequest, RequestContext, requestContextHook } from './request-context';
+export { InputValidationPipe } from './validation/input-validation.pipe';
 export { IsIdentifier, isPrintableIdentifier, KEY_ID_MAX, PRINTABLE } from './validation/identifiers';
