@@ -5,7 +5,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
-import { batchLimitHook, REQUEST_LOGGER, requestContextHook, requestIdOf, requestLogHook } from './common';
+import { batchLimitHook, REQUEST_LOGGER, requestAbortLogHook, requestContextHook, requestIdOf, requestLogHook } from './common';
 import type { AppConfig } from './config';
 import { configureCors } from './web';
 
@@ -52,6 +52,7 @@ export function configureApp(app: NestFastifyApplication, config: AppConfig): Ne
     done();
   });
   fastify.addHook('onResponse', requestLogHook(app.get(REQUEST_LOGGER)));
+  fastify.addHook('onRequest', requestAbortLogHook(app.get(REQUEST_LOGGER)));
   fastify.addHook('onSend', (request, reply, payload, done) => {
     if (draining.has(app)) reply.header('connection', 'close');
     done(null, payload);

@@ -18,7 +18,7 @@ export { asServiceUnavailable, badInput, describeFailure, KmsError, KmsErrorOpti
 export { RETRY_AFTER_SECONDS, UnavailableReason, unavailableReason } from './errors/unavailable';
 export { batchLimitHook } from './graphql/graphql-limits';
 export { graphqlOptions } from './graphql/graphql-options';
-export { createLogger, logDestination, REQUEST_LOGGER, requestIdOf, requestLogHook } from './logging/logger-options';
+export { createLogger, logDestination, REQUEST_LOGGER, requestAbortLogHook, requestIdOf, requestLogHook } from './logging/logger-options';
 export { Observers } from './observers';
 export { ProviderMethod, providerMethods } from './provider-methods';
 export { RequestLogFields, requestLogFields } from './logging/request-log';

@@ -100,6 +100,12 @@ export function requestLogLevel(path: string, statusCode: number): pino.LevelWit
   return PROBES.has(path) ? 'silent' : 'info';
 }
 
+/** The path only: a query string can carry a whole GraphQL operation and its values. */
+function pathOf(url: string): string {
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
+}
+
 /**
  * A Fastify onResponse hook that writes each request's one line through the app's
  * logger: every request, refused ones included (a body the parser refused never
@@ -114,9 +120,7 @@ export function requestLogHook(logger: pino.Logger) {
     reply: { statusCode: number; elapsedTime: number },
     done: () => void,
   ) => {
-    // The path only: a query string can carry a whole GraphQL operation and its values.
-    const query = request.url.indexOf('?');
-    const path = query === -1 ? request.url : request.url.slice(0, query);
+    const path = pathOf(request.url);
     const { statusCode } = reply;
     const level = requestLogLevel(path, statusCode);
     if (level !== 'silent' && logger.isLevelEnabled(level)) {
@@ -129,6 +133,24 @@ export function requestLogHook(logger: pino.Logger) {
       if (statusCode >= 500) logger[level]({ ...line, err: { type: 'Error', message: `failed with status code ${statusCode}` } }, 'request errored');
       else logger[level](line, 'request completed');
     }
+    done();
+  };
+}
+
+/**
+ * A Fastify onRequest hook: a request whose client went away before the answer was
+ * written (Fastify then runs no onResponse) still gets its one line, as a warning.
+ */
+export function requestAbortLogHook(logger: pino.Logger) {
+  return (
+    request: { id: string; method: string; url: string; raw: object },
+    reply: { raw: { once(event: 'close', listener: () => void): unknown; writableFinished: boolean } },
+    done: () => void,
+  ) => {
+    reply.raw.once('close', () => {
+      if (reply.raw.writableFinished) return;
+      logger.warn({ req: { id: request.id, method: request.method, url: pathOf(request.url) }, ...requestLogFields(request.raw), aborted: true }, 'request aborted');
+    });
     done();
   };
 }
