@@ -5,7 +5,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
-import { batchLimitHook, requestContextHook, requestIdOf } from './common';
+import { batchLimitHook, REQUEST_LOGGER, requestAbortLogHook, requestContextHook, requestIdOf, requestLogHook } from './common';
 import type { AppConfig } from './config';
 import { configureCors } from './web';
 
@@ -21,7 +21,7 @@ export function httpAdapter(config: AppConfig): FastifyAdapter {
   return new FastifyAdapter({
     bodyLimit: config.http.bodyLimitBytes,
     // The request id is made here, from a well-formed x-request-id or anew, so that
-    // the request log line (pino-http, through Nest's middleware) uses the same one.
+    // the request log line (requestLogHook) uses the same one.
     genReqId: requestIdOf,
     requestIdHeader: false,
   });
@@ -51,6 +51,8 @@ export function configureApp(app: NestFastifyApplication, config: AppConfig): Ne
     reply.header('x-request-id', request.id);
     done();
   });
+  fastify.addHook('onResponse', requestLogHook(app.get(REQUEST_LOGGER)));
+  fastify.addHook('onRequest', requestAbortLogHook(app.get(REQUEST_LOGGER)));
   fastify.addHook('onSend', (request, reply, payload, done) => {
     if (draining.has(app)) reply.header('connection', 'close');
     done(null, payload);

@@ -1,17 +1,18 @@
-import { DynamicModule, Module, ValidationPipe } from '@nestjs/common';
+import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { ApolloDriver, ApolloDriverConfig } from '@nestjs/apollo';
 import { GraphQLModule } from '@nestjs/graphql';
 import { ScheduleModule } from '@nestjs/schedule';
-import { LoggerModule, type Params } from 'nestjs-pino';
+import { LoggerModule } from 'nestjs-pino';
 import { AccessControlModule } from './access-control';
 import { AuthModule } from './auth';
 import {
   CommonModule,
   GraphqlHttpErrorFilter,
+  createLogger,
   graphqlOptions,
-  httpLoggerOptions,
-  logDestination,
+  InputValidationPipe,
+  REQUEST_LOGGER,
 } from './common';
 import { type AppConfig, ConfigModule } from './config';
 import { DatabaseModule } from './database';
@@ -23,11 +24,6 @@ import { MetricsModule } from './metrics';
 import { TelemetryModule } from './telemetry';
 import { DevPagesModule, explorerLandingPage } from './web';
 
-function loggerArgs(config: AppConfig): Params['pinoHttp'] {
-  const destination = logDestination(config);
-  return destination ? [httpLoggerOptions(config), destination] : httpLoggerOptions(config);
-}
-
 /**
  * The whole service. Layers, bottom up (the import check in .dependency-cruiser.cjs
  * holds them): config; common; database; telemetry; access-control and keys;
@@ -37,11 +33,14 @@ function loggerArgs(config: AppConfig): Params['pinoHttp'] {
 export class AppModule {
   /** The whole service for one validated configuration (whose database URL is resolved). */
   static forRoot(config: AppConfig): DynamicModule {
+    // One logger for Nest's lines and each request's line (app.factory.ts writes the
+    // latter from a Fastify hook): nestjs-pino's per-request middleware stays off.
+    const logger = createLogger(config);
     return {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
-        LoggerModule.forRoot({ pinoHttp: loggerArgs(config) }),
+        LoggerModule.forRoot({ pinoHttp: { logger }, forRoutes: [] }),
         CommonModule,
         DatabaseModule,
         TelemetryModule,
@@ -63,9 +62,10 @@ export class AppModule {
       providers: [
         {
           provide: APP_PIPE,
-          useValue: new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true }),
+          useValue: new InputValidationPipe(),
         },
         { provide: APP_FILTER, useClass: GraphqlHttpErrorFilter },
+        { provide: REQUEST_LOGGER, useValue: logger },
       ],
     };
   }

@@ -9,8 +9,9 @@ const RESTART_DELAY_MS = 1_000;
 const MAX_RESTART_DELAY_MS = 60_000;
 
 /**
- * Threads of libuv's pool per process, unless UV_THREADPOOL_SIZE says otherwise. RSA
- * (WebCrypto), argon2 and key generation run there; libuv's default of 4 per process
+ * Threads of libuv's pool per process, unless UV_THREADPOOL_SIZE says otherwise. Argon2,
+ * key generation and key unwrapping run there (decryption's RSA runs on the event loop:
+ * encryption/crypto/ciphertext.ts); libuv's default of 4 per process
  * put 8 threads on 2 CPUs with 2 workers, and argon2 (memory-hard) then cost a third
  * more CPU per verification (bench:encryption, verifyPasscode at 16 clients). The
  * CPUs shared out between the workers, but at least 2, so that a key generation

@@ -18,9 +18,10 @@ export { asServiceUnavailable, badInput, describeFailure, KmsError, KmsErrorOpti
 export { RETRY_AFTER_SECONDS, UnavailableReason, unavailableReason } from './errors/unavailable';
 export { batchLimitHook } from './graphql/graphql-limits';
 export { graphqlOptions } from './graphql/graphql-options';
-export { createLogger, httpLoggerOptions, logDestination, requestIdOf } from './logging/logger-options';
+export { createLogger, logDestination, REQUEST_LOGGER, requestAbortLogHook, requestIdOf, requestLogHook } from './logging/logger-options';
 export { Observers } from './observers';
 export { ProviderMethod, providerMethods } from './provider-methods';
 export { RequestLogFields, requestLogFields } from './logging/request-log';
 export { currentRequest, RequestContext, requestContextHook } from './request-context';
+export { InputValidationPipe } from './validation/input-validation.pipe';
 export { IsIdentifier, isPrintableIdentifier, KEY_ID_MAX, PRINTABLE } from './validation/identifiers';

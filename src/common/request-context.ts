@@ -2,6 +2,8 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 
 /** The HTTP request an operation runs for, as any layer may ask for it. */
 export interface RequestContext {
+  /** The request id (the x-request-id answered), which log lines written while serving it carry. */
+  id: string;
   /**
    * The remote address as Fastify gives it (`request.ip`): the TCP peer. Fastify's
    * trustProxy is off, so X-Forwarded-For is ignored (a client could write anything
@@ -20,8 +22,8 @@ const current = new AsyncLocalStorage<RequestContext>();
  * RequestContext: every operation of a batch or alias of the request sees the same one.
  */
 export function requestContextHook() {
-  return (request: { ip: string; raw: object }, _reply: unknown, done: () => void) => {
-    current.run({ ip: request.ip, raw: request.raw }, done);
+  return (request: { id: string; ip: string; raw: object }, _reply: unknown, done: () => void) => {
+    current.run({ id: request.id, ip: request.ip, raw: request.raw }, done);
   };
 }
 

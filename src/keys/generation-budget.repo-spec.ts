@@ -7,7 +7,7 @@ import { GenerationBudget } from './generation-budget';
 /** Runs `work` as the preHandler hook would run a request from `ip` with `caller` noted by the scope guard. */
 function inRequest<T>(ip: string, work: () => Promise<T>, raw: object = { caller: null }): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    requestContextHook()({ ip, raw }, undefined, () => {
+    requestContextHook()({ id: 'test-request', ip, raw }, undefined, () => {
       work().then(resolve, reject);
     });
   });

@@ -1,3 +1,4 @@
+import { createHash, Hash } from 'node:crypto';
 import { InMemoryLRUCache } from '@apollo/utils.keyvaluecache';
 import { parse, type DocumentNode } from 'graphql';
 import { loadConfig } from '../../config';
@@ -17,5 +18,19 @@ describe('Apollo options', () => {
     expect(held.size).toBeLessThan(2_000);
     expect(await store.get('doc-19999')).toBeDefined();
     expect(await store.get('doc-0')).toBeUndefined();
+  });
+
+  it('turn off the per-request plugins Apollo would install by itself: cache control and inline traces', () => {
+    const ids = (graphqlOptions(loadConfig({})).plugins ?? []).map((plugin) => (plugin as { __internal_plugin_id__?: string }).__internal_plugin_id__);
+    expect(ids).toEqual(expect.arrayContaining(['CacheControl', 'InlineTrace']));
+  });
+
+  it('have Apollo hash queries with node:crypto, to the same digests', () => {
+    graphqlOptions(loadConfig({}));
+    const path = require.resolve('@apollo/utils.createhash', { paths: [require.resolve('@apollo/server')] });
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { createHash: apolloHash } = require(path) as { createHash: (kind: string) => Hash };
+    expect(apolloHash('sha256')).toBeInstanceOf(Hash);
+    expect(apolloHash('sha256').update('{ __typename }').digest('hex')).toBe(createHash('sha256').update('{ __typename }').digest('hex'));
   });
 });

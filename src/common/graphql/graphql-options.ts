@@ -1,7 +1,12 @@
+import { createHash } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import type { ApolloDriverConfig } from '@nestjs/apollo';
 import type { ApolloServerPlugin } from '@apollo/server';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import {
+  ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginInlineTraceDisabled,
+  ApolloServerPluginLandingPageDisabled,
+} from '@apollo/server/plugin/disabled';
 import { InMemoryLRUCache } from '@apollo/utils.keyvaluecache';
 import type { DocumentNode } from 'graphql';
 import GraphQLJSON from 'graphql-type-json';
@@ -23,6 +28,20 @@ const logger = new Logger('GraphQL');
 export const DOCUMENT_STORE_MAX_ESTIMATED_BYTES = 2 * 1024 * 1024;
 
 /**
+ * Apollo hashes every request's query (its document store's key) through
+ * @apollo/utils.createhash, which looks up `require('crypto')` on every call: about
+ * 1 % of a decryptData's CPU (bench:encryption profile). Its module export, which
+ * Apollo reads at each call, is pointed at node:crypto directly; same digests.
+ */
+export function hashQueriesWithNodeCrypto() {
+  // The copy Apollo Server itself resolves (a transitive dependency).
+  const path = require.resolve('@apollo/utils.createhash', { paths: [require.resolve('@apollo/server')] });
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const apolloHash = require(path) as { createHash: (kind: string) => unknown };
+  apolloHash.createHash = (kind: string) => createHash(kind);
+}
+
+/**
  * Apollo Server settings, all derived from the validated configuration. `landingPage`:
  * what a browser's GET /graphql shows outside production (the application root passes
  * the offline explorer); none in production, and none when not given (Apollo's default
@@ -32,6 +51,7 @@ export function graphqlOptions(
   config: AppConfig,
   { landingPage }: { landingPage?: ApolloServerPlugin } = {},
 ): Omit<ApolloDriverConfig, 'driver'> {
+  hashQueriesWithNodeCrypto();
   return {
     path: '/graphql',
     // The schema is built in memory; `npm run -s schema:update` writes schema.graphql for review.
@@ -50,13 +70,18 @@ export function graphqlOptions(
     allowBatchedHttpRequests: config.graphql.maxBatch > 1,
     plugins: [
       requestOutcomePlugin(),
+      // Apollo installs these unless told not to. Cache control hooks every field of
+      // every request (no answer here is cacheable: POST, per caller); inline traces
+      // are for federated subgraphs, which this is not.
+      ApolloServerPluginCacheControlDisabled(),
+      ApolloServerPluginInlineTraceDisabled(),
       config.isProduction || !landingPage ? ApolloServerPluginLandingPageDisabled() : landingPage,
     ],
     autoTransformHttpErrors: false,
     formatError: (formatted, error) =>
       formatGraphQLError(formatted, error, (report) => logger.error(report, 'internal error')),
     // Fastify calls context(request, reply): `req` is the raw request, the object the
-    // request log line (pino-http) and the scope guard's caller memo live on.
+    // request log line (requestLogHook) and the scope guard's caller memo live on.
     context: (request: { raw: unknown }, reply: { raw: unknown }) => ({ req: request.raw, res: reply.raw }),
   };
 }

@@ -58,6 +58,52 @@ describe('ciphertext formats', () => {
     });
   });
 
+  it('decrypts JWE compact and raw RSA-OAEP-SHA256 from WebCrypto and jose', async () => {
+    const publicKey = await importPublicKey(publicPem);
+    const jwe = await encryptToJwe('Grüße 482913', publicKey, 'k');
+    await expect(decryptCiphertext(parseCiphertext(jwe), privateKey)).resolves.toBe('Grüße 482913');
+    const raw = await webcrypto.subtle.encrypt({ name: 'RSA-OAEP' }, publicKey, new TextEncoder().encode('raw 1234'));
+    await expect(decryptCiphertext(parseCiphertext(Buffer.from(raw).toString('base64')), privateKey)).resolves.toBe('raw 1234');
+  });
+
+  it('refuses a JWE that is not exactly RSA-OAEP-256 + A256GCM compact, or was altered, as DECRYPTION_FAILED', async () => {
+    const publicKey = await importPublicKey(publicPem);
+    const jwe = await encryptToJwe('482913', publicKey, 'k');
+    const [header, encryptedKey, iv, ciphertext, tag] = jwe.split('.');
+    const withHeader = (extra: object) => {
+      const fields = { ...JSON.parse(Buffer.from(header, 'base64url').toString()), ...extra };
+      return [Buffer.from(JSON.stringify(fields)).toString('base64url'), encryptedKey, iv, ciphertext, tag].join('.');
+    };
+    const flip = (part: string) => {
+      const bytes = Buffer.from(part, 'base64url');
+      bytes[0] ^= 1;
+      return bytes.toString('base64url');
+    };
+    const refused = {
+      zip: withHeader({ zip: 'DEF' }),
+      crit: withHeader({ crit: ['exp'], exp: 1 }),
+      alg: withHeader({ alg: 'RSA-OAEP' }),
+      enc: withHeader({ enc: 'A128GCM' }),
+      'header changed (additional data)': withHeader({ kid: 'other' }),
+      'a sixth part': `${jwe}.AAAA`,
+      'not base64url': [header, encryptedKey, `${iv}*`, ciphertext, tag].join('.'),
+      'short iv': [header, encryptedKey, iv.slice(0, 8), ciphertext, tag].join('.'),
+      'short tag': [header, encryptedKey, iv, ciphertext, tag.slice(0, 16)].join('.'),
+      'tampered encrypted key': [header, flip(encryptedKey), iv, ciphertext, tag].join('.'),
+      'tampered ciphertext': [header, encryptedKey, iv, flip(ciphertext), tag].join('.'),
+      'tampered tag': [header, encryptedKey, iv, ciphertext, flip(tag)].join('.'),
+    };
+    for (const [what, text] of Object.entries(refused)) {
+      const outcome = await Promise.resolve()
+        .then(() => decryptCiphertext(parseCiphertext(text), privateKey))
+        .then(
+        () => 'decrypted',
+        (error: KmsError) => error.code,
+      );
+      expect({ what, outcome }).toEqual({ what, outcome: 'DECRYPTION_FAILED' });
+    }
+  });
+
   it('refuses a plaintext that is not UTF-8 as DECRYPTION_FAILED', async () => {
     const publicKey = await importPublicKey(publicPem);
     const bytes = await webcrypto.subtle.encrypt({ name: 'RSA-OAEP' }, publicKey, new Uint8Array([0xff, 0xfe]));
