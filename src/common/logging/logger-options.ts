@@ -106,6 +106,13 @@ function pathOf(url: string): string {
   return query === -1 ? url : url.slice(0, query);
 }
 
+type LoggedRequest = { id: string; method: string; url: string; raw: object };
+
+/** What every request line says of its request: id, method, path, and what serving it noted. */
+function requestFields(request: LoggedRequest, path = pathOf(request.url)) {
+  return { req: { id: request.id, method: request.method, url: path }, ...requestLogFields(request.raw) };
+}
+
 /**
  * A Fastify onResponse hook that writes each request's one line through the app's
  * logger: every request, refused ones included (a body the parser refused never
@@ -116,7 +123,7 @@ function pathOf(url: string): string {
  */
 export function requestLogHook(logger: pino.Logger) {
   return (
-    request: { id: string; method: string; url: string; raw: object },
+    request: LoggedRequest,
     reply: { statusCode: number; elapsedTime: number },
     done: () => void,
   ) => {
@@ -125,8 +132,7 @@ export function requestLogHook(logger: pino.Logger) {
     const level = requestLogLevel(path, statusCode);
     if (level !== 'silent' && logger.isLevelEnabled(level)) {
       const line = {
-        req: { id: request.id, method: request.method, url: path },
-        ...requestLogFields(request.raw),
+        ...requestFields(request, path),
         res: { statusCode },
         responseTime: Math.round(reply.elapsedTime),
       };
@@ -143,13 +149,13 @@ export function requestLogHook(logger: pino.Logger) {
  */
 export function requestAbortLogHook(logger: pino.Logger) {
   return (
-    request: { id: string; method: string; url: string; raw: object },
+    request: LoggedRequest,
     reply: { raw: { once(event: 'close', listener: () => void): unknown; writableFinished: boolean } },
     done: () => void,
   ) => {
     reply.raw.once('close', () => {
       if (reply.raw.writableFinished) return;
-      logger.warn({ req: { id: request.id, method: request.method, url: pathOf(request.url) }, ...requestLogFields(request.raw), aborted: true }, 'request aborted');
+      logger.warn({ ...requestFields(request), aborted: true }, 'request aborted');
     });
     done();
   };
