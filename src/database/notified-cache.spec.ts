@@ -100,4 +100,57 @@ describe('NotifiedCache', () => {
     await off.get('a', load('a'));
     expect(loads).toBe(4);
   });
+
+  it('shares one load between concurrent misses of a key', async () => {
+    const { cache } = make();
+    rows.set('a', { id: 'a', version: 1 });
+    const answers = await Promise.all([cache.get('a', load('a')), cache.get('a', load('a')), cache.get('a', load('a'))]);
+    expect(answers).toEqual([{ id: 'a', version: 1 }, { id: 'a', version: 1 }, { id: 'a', version: 1 }]);
+    expect(loads).toBe(1);
+  });
+
+  it('does not share a load begun before an invalidation with a request that came after it', async () => {
+    const { cache, notifications } = make();
+    rows.set('a', { id: 'a', version: 1 });
+    let release!: () => void;
+    const slow = async () => {
+      const row = { ...rows.get('a')! };
+      await new Promise<void>((resolve) => (release = resolve));
+      return row;
+    };
+    const before = cache.get('a', slow);
+    rows.set('a', { id: 'a', version: 2 });
+    notifications.notify('kms_test', 'a');
+    const after = cache.get('a', load('a'));
+    release();
+    expect(await before).toEqual({ id: 'a', version: 1 });
+    expect(await after).toEqual({ id: 'a', version: 2 });
+    expect(loads).toBe(1); // the request after the notification made its own load
+  });
+
+  it('serves a hit past half its age and reloads it in the background, once', async () => {
+    const { cache } = make(1000);
+    rows.set('a', { id: 'a', version: 1 });
+    await cache.get('a', load('a'));
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    rows.set('a', { id: 'a', version: 2 });
+    const [first, second] = await Promise.all([cache.get('a', load('a')), cache.get('a', load('a'))]);
+    expect([first, second]).toEqual([{ id: 'a', version: 1 }, { id: 'a', version: 1 }]); // nobody waited
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(loads).toBe(2); // one reload for both
+    expect(await cache.get('a', load('a'))).toEqual({ id: 'a', version: 2 });
+    // The reload renewed the entry: past the first load's maximum age, still from memory.
+    rows.set('a', { id: 'a', version: 3 });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await cache.get('a', load('a'))).toEqual({ id: 'a', version: 2 });
+  });
+
+  it('still makes a request wait for the load once an entry is past its maximum age', async () => {
+    const { cache } = make(100);
+    rows.set('a', { id: 'a', version: 1 });
+    await cache.get('a', load('a'));
+    rows.set('a', { id: 'a', version: 2 });
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(await cache.get('a', load('a'))).toEqual({ id: 'a', version: 2 });
+  });
 });
