@@ -18,6 +18,7 @@
  *   `w<n>_` prefix. --variant name:VAR=value,... adds a service with that environment
  *   (KMS_BENCH_ROOT=<dir>: run another checkout, e.g. the commit before a change).
  * --loads typename,decrypt,verify: which loads (default all).
+ * --keep: keeps the services' directories (their logs) after the run.
  * --profile: then CPU-profiles every process of each service during one more decryptData
  *   run at 16 clients, and prints the top of the profile (bench/profile-summary.ts).
  */
@@ -35,6 +36,7 @@ import {
   rawRsaOaepRate,
   runWrk,
   startLoadService,
+  waitForKeyPool,
   wrkAvailable,
 } from './load';
 import { printSummary, summariseProfiles } from './profile-summary';
@@ -46,6 +48,7 @@ const { values } = parseArgs({
     variant: { type: 'string', multiple: true },
     loads: { type: 'string', default: 'typename,decrypt,verify' },
     profile: { type: 'boolean', default: false },
+    keep: { type: 'boolean', default: false },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -173,7 +176,8 @@ async function main() {
       const code = await service.stop();
       if (code !== 0) console.log(`service exited with ${code}`);
     }
-    rmSync(workDir, { recursive: true, force: true });
+    if (values.keep) console.log(`kept: ${workDir} (each service's log: <variant>/service.log)`);
+    else rmSync(workDir, { recursive: true, force: true });
   }
   console.log(Object.entries(figures).map(([name, value]) => `${name}=${value}`).join(' '));
 }
@@ -193,6 +197,15 @@ function report(entry: Loaded, name: string, clients: number, result: LoadResult
   entry.figures[`${key}_node_cpu_us`] = Math.round(result.nodeCpuUs);
 }
 
+async function createApiKey(service: LoadService, name: string, scope: string): Promise<string> {
+  const created = await service.gql(
+    'mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { key } }',
+    { input: { name, scopes: [scope] } },
+    service.adminKey,
+  );
+  return created.createApiKey.key as string;
+}
+
 async function startVariant(variant: Variant, argon2Rate: number, workDir: string): Promise<Loaded> {
   // Kept after the run, for a closer look (node bench/profile-summary.ts <files>).
   const profileDir = join(tmpdir(), `kms-bench-profiles-${Date.now()}-${variant.name || 'default'}`);
@@ -203,14 +216,11 @@ async function startVariant(variant: Variant, argon2Rate: number, workDir: strin
     { workDir: serviceDir, ...(values.profile ? { nodeArgs: ['-r', join(__dirname, 'cpu-profile-hook.ts')] } : {}) },
   );
   console.log(`${variant.name || 'service'} ${JSON.stringify(variant.env)}: ${service.nodePids().length} node process(es)`);
-  const serviceKey = (
-    await service.gql(
-      'mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { key } }',
-      { input: { name: 'bench-service', scopes: ['service'] } },
-      service.adminKey,
-    )
-  ).createApiKey.key as string;
+  const serviceKey = await createApiKey(service, 'bench-service', 'service');
   const bodies = await prepareBodies(service, serviceKey, Math.ceil(argon2Rate * SECONDS * 2) + 300);
+  const poolWait = performance.now();
+  await waitForKeyPool(service, await createApiKey(service, 'bench-ops', 'ops'), variant.env);
+  console.log(`${variant.name || 'service'}: key pool settled after set-up (${((performance.now() - poolWait) / 1000).toFixed(0)} s)`);
   return { variant, service, bodies, headers: { Authorization: `Bearer ${serviceKey}` }, profileDir, figures: {} };
 }
 

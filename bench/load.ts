@@ -30,6 +30,37 @@ export interface LoadService {
   stop(): Promise<number | null>;
 }
 
+/**
+ * Waits until the service's key pool has stopped refilling: full, or at least at its
+ * refill mark with no pair made for 3 s. A refill runs at nice 19 but still costs CPU
+ * and cache, and set-up (keys for the load's devices) drains the pool: loads measured
+ * while it refills are measured against a moving machine.
+ */
+export async function waitForKeyPool(service: LoadService, opsKey: string, env: Record<string, string>, timeoutMs = 300_000) {
+  const size = Number(env.KEY_POOL_SIZE ?? 64);
+  const refillBelow = Number(env.KEY_POOL_REFILL_BELOW ?? 48);
+  if (size === 0) return;
+  const read = async () => {
+    const response = await fetch(`http://127.0.0.1:${service.port}/metrics`, { headers: { authorization: `Bearer ${opsKey}` } });
+    if (!response.ok) throw new Error(`GET /metrics answered ${response.status}`);
+    const text = await response.text();
+    const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+    return { pairs: value('kms_key_pool_pairs'), made: value('kms_key_pool_refill_seconds_count') };
+  };
+  const deadline = Date.now() + timeoutMs;
+  let last = await read();
+  let still = 0;
+  while (Date.now() < deadline) {
+    if (last.pairs >= size) return;
+    await sleep(1000);
+    const now = await read();
+    still = now.made === last.made ? still + 1 : 0;
+    if (still >= 3 && now.pairs >= refillBelow) return;
+    last = now;
+  }
+  console.log(`key pool still refilling after ${timeoutMs / 1000} s (${last.pairs} pairs): figures include its CPU`);
+}
+
 export function wrkAvailable(): boolean {
   try {
     execFileSync('wrk', ['--version'], { stdio: 'ignore' });
