@@ -19,8 +19,9 @@
  *   (KMS_BENCH_ROOT=<dir>: run another checkout, e.g. the commit before a change).
  * --loads typename,decrypt,verify: which loads (default all).
  * --keep: keeps the services' directories (their logs) after the run.
- * --profile: then CPU-profiles every process of each service during one more decryptData
- *   run at 16 clients, and prints the top of the profile (bench/profile-summary.ts).
+ * --profile: then CPU-profiles every process of each service during one more run at 16
+ *   clients of decryptData (or of --profile-load verify|typename), and prints the top of
+ *   the profile (bench/profile-summary.ts).
  */
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -49,6 +50,7 @@ const { values } = parseArgs({
     loads: { type: 'string', default: 'typename,decrypt,verify' },
     profile: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
+    'profile-load': { type: 'string', default: 'decrypt' },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -121,7 +123,11 @@ async function main() {
         name === 'typename' ? [bodies.typename, '"__typename":"Query"', {}]
           : name === 'decrypt' ? [bodies.decrypt, '"decryptData":{', headers]
             : [bodies.verify, '"valid":true', headers];
-      return runWrk(entry.service, { bodies: list, headers: hdrs, expect, clients, seconds, workDir });
+      return runWrk(entry.service, { bodies: list, headers: hdrs, expect, clients, seconds, workDir }).then((result) => {
+        // Each passcode ciphertext is single-use: the next run starts after the last one sent.
+        if (name === 'verify') entry.bodies.verify = entry.bodies.verify.slice(result.requests);
+        return result;
+      });
     };
     for (const entry of loaded) {
       // Warm-up: JIT, connection pools, caches.
@@ -228,9 +234,10 @@ async function startVariant(variant: Variant, argon2Rate: number, workDir: strin
 async function profile(entry: Loaded, run: (entry: Loaded, name: string, clients: number) => Promise<LoadResult>) {
   const pids = entry.service.nodePids();
   for (const pid of pids) process.kill(pid, 'SIGUSR2');
-  const profiled = await run(entry, 'decrypt', 16);
+  const load = values['profile-load']!;
+  const profiled = await run(entry, load, 16);
   for (const pid of pids) process.kill(pid, 'SIGUSR2');
-  console.log(`\n${entry.variant.name || 'service'}: profiled decryptData, 16 clients: ${profiled.rps.toFixed(0)} req/s; profiles: ${entry.profileDir}`);
+  console.log(`\n${entry.variant.name || 'service'}: profiled ${load}, 16 clients: ${profiled.rps.toFixed(0)} req/s; profiles: ${entry.profileDir}`);
   await sleep(1500);
   const files = readdirSync(entry.profileDir).map((file) => join(entry.profileDir, file));
   const workers = files.filter((file) => file.includes('/worker-'));

@@ -247,7 +247,9 @@ end
 `,
   );
   const before = serviceCpu(service.child.pid!);
-  const { stdout } = await run('wrk', [
+  const wrkNice = process.env.KMS_BENCH_WRK_NICE;
+  const { stdout } = await run(wrkNice ? 'nice' : 'wrk', [
+    ...(wrkNice ? ['-n', wrkNice, 'wrk'] : []),
     '-t1', `-c${options.clients}`, `-d${options.seconds}s`, '--timeout', '10s', '-s', script, `http://127.0.0.1:${service.port}/graphql`,
   ]);
   const after = serviceCpu(service.child.pid!);
