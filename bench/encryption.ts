@@ -19,6 +19,8 @@
  *   (KMS_BENCH_ROOT=<dir>: run another checkout, e.g. the commit before a change).
  * --loads typename,decrypt,verify: which loads (default all).
  * --keep: keeps the services' directories (their logs) after the run.
+ * KMS_BENCH_WRK_NICE=-10 (as root): runs wrk at that priority, so that the load generator's
+ *   own waits for a CPU, behind the service's workers, do not count as the service's latency.
  * --profile: then CPU-profiles every process of each service during one more run at 16
  *   clients of decryptData (or of --profile-load verify|typename), and prints the top of
  *   the profile (bench/profile-summary.ts).
