@@ -18,4 +18,4 @@ export { migrationNames, pendingMigrations } from './migration-status';
 export { NO_PARALLEL_WORKERS } from './parallel-workers';
 export { PrismaService } from './prisma.service';
 export { applyMigrations, diffSchemaAgainstMigrations, MIGRATIONS_DIR } from './schema-engine';
-export { rate, round, SqlNumber, toNumber } from './sql-numbers';
+export { integersOfArrayText, rate, round, SqlNumber, toNumber } from './sql-numbers';

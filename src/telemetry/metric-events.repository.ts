@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config';
-import { Batch, deleteInsertOnlyBatch, NO_PARALLEL_WORKERS, Prisma, PrismaService, SqlNumber, toNumber } from '../database';
+import { Batch, deleteInsertOnlyBatch, integersOfArrayText, NO_PARALLEL_WORKERS, Prisma, PrismaService, SqlNumber, toNumber } from '../database';
 import { ErrorCode } from '../common';
 import { type MetricEvent, NOT_KEY_FAILURE_REASONS } from './metric-event';
 import type { OperationName } from './operations';
@@ -284,7 +284,7 @@ export class MetricsReads {
                      r."histogramBins", r."histogramCounts"
                 FROM ${usedBuckets(plan)}
                 JOIN "MetricRollup" r ON r."grainSeconds" = used.grain AND r."bucketStart" = used.start) AS aggregates`;
-    return rows.map((row) => ({ ...row, bins: numbersOf(row.bins), counts: numbersOf(row.counts) }));
+    return rows.map((row) => ({ ...row, bins: integersOfArrayText(row.bins), counts: integersOfArrayText(row.counts) }));
   }
 
   /**
@@ -415,11 +415,6 @@ function liveRows(plan: WindowPlan): Prisma.Sql {
   const ranges = plan.raw.map((range) => Prisma.sql`("timestamp" >= ${range.from} AND "timestamp" < ${range.to})`);
   const condition = ranges.length > 0 ? Prisma.join(ranges, ' OR ') : Prisma.sql`false`;
   return Prisma.sql`(SELECT * FROM "EncryptionMetric" WHERE ${condition}) AS m`;
-}
-
-/** The text of an array of integers (each under 2^53: counts of rows), e.g. {1,2,3} or {}. */
-function numbersOf(text: string): number[] {
-  return text === '{}' ? [] : text.slice(1, -1).split(',').map(Number);
 }
 
 /** The plan's rolled-up buckets as a relation used(grain, start). */
