@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config';
-import { Batch, deleteInsertOnlyBatch, integersOfArrayText, NO_PARALLEL_WORKERS, Prisma, PrismaService, SqlNumber, toNumber } from '../database';
+import { Batch, deleteInsertOnlyBatch, integersOfArrayText, Prisma, PrismaService, SqlNumber, toNumber } from '../database';
 import { ErrorCode } from '../common';
 import { type MetricEvent, NOT_KEY_FAILURE_REASONS } from './metric-event';
 import type { OperationName } from './operations';
@@ -194,8 +194,7 @@ export class MetricEventsRepository {
    * the summary's independent reads run at once, yet every figure comes from the same
    * state (rollups, the marks of what they miss, and raw rows agree, even while rows are
    * written and buckets rolled up). One group per process at a time: two groups each
-   * holding a leader and waiting for followers could exhaust the pool. No parallel
-   * workers: the lanes already use the cores, and starting workers cost more than they saved.
+   * holding a leader and waiting for followers could exhaust the pool.
    */
   inSnapshot<T>(work: (lanes: MetricsReads[]) => Promise<T>, lanes = 1): Promise<T> {
     const count = Math.max(1, Math.min(lanes, this.poolSize - 1));
@@ -215,7 +214,6 @@ export class MetricEventsRepository {
 
   private snapshotGroup<T>(lanes: number, work: (lanes: MetricsReads[]) => Promise<T>): Promise<T> {
     return this.prisma.$transaction(async (leader) => {
-      await leader.$executeRaw(NO_PARALLEL_WORKERS);
       if (lanes === 1) return work([new MetricsReads(leader)]);
       const [{ snapshot }] = await leader.$queryRaw<{ snapshot: string }[]>`SELECT pg_export_snapshot() AS snapshot`;
       if (!SNAPSHOT_ID.test(snapshot)) throw new Error('unexpected snapshot id');
@@ -231,7 +229,6 @@ export class MetricEventsRepository {
                 .$transaction(async (follower) => {
                   // A utility statement takes no parameters; the id was checked above.
                   await follower.$executeRawUnsafe(`SET TRANSACTION SNAPSHOT '${snapshot}'`);
-                  await follower.$executeRaw(NO_PARALLEL_WORKERS);
                   ready(new MetricsReads(follower));
                   await released;
                 }, SNAPSHOT_OPTIONS)
