@@ -25,5 +25,7 @@ describe('SQL number conversion', () => {
     expect(integersOfArrayText('{12,0,345}')).toEqual([12, 0, 345]);
     expect(integersOfArrayText('{-3,4}')).toEqual([-3, 4]);
     expect(integersOfArrayText(`{${2 ** 53 - 1},1}`)).toEqual([2 ** 53 - 1, 1]);
+    expect(integersOfArrayText('{1,2}{}{-3}')).toEqual([1, 2, -3]);
+    expect(integersOfArrayText('')).toEqual([]);
   });
 });
