@@ -1,4 +1,4 @@
-import { rate, round, toNumber } from './sql-numbers';
+import { integersOfArrayText, rate, round, toNumber } from './sql-numbers';
 
 describe('SQL number conversion', () => {
   it('converts bigint, Decimal-like, string, number and null explicitly', () => {
@@ -17,5 +17,15 @@ describe('SQL number conversion', () => {
     expect(rate(0, 0)).toBeNull();
     expect(round(48.123456, 2)).toBe(48.12);
     expect(round(0.125, 2)).toBe(0.13);
+  });
+
+  it('reads the integers of an array sent as text', () => {
+    expect(integersOfArrayText('{}')).toEqual([]);
+    expect(integersOfArrayText('{5}')).toEqual([5]);
+    expect(integersOfArrayText('{12,0,345}')).toEqual([12, 0, 345]);
+    expect(integersOfArrayText('{-3,4}')).toEqual([-3, 4]);
+    expect(integersOfArrayText(`{${2 ** 53 - 1},1}`)).toEqual([2 ** 53 - 1, 1]);
+    expect(integersOfArrayText('{1,2}{}{-3}')).toEqual([1, 2, -3]);
+    expect(integersOfArrayText('')).toEqual([]);
   });
 });

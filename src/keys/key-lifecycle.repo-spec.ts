@@ -12,6 +12,8 @@ interface Evaluated {
   expired: boolean;
   status: KeyStatus;
   active: boolean;
+  revoked: boolean;
+  deprecated: boolean;
   endOfActiveLife: Date | null;
   gone: boolean;
 }
@@ -41,6 +43,8 @@ describe.each([1, 90, 3650])('key lifecycle rules, TypeScript and SQL, with %i d
       expired: isExpired(row, NOW),
       status: keyStatus(row, NOW),
       active: keyStatus(row, NOW) === KeyStatus.ACTIVE,
+      revoked: keyStatus(row, NOW) === KeyStatus.REVOKED,
+      deprecated: keyStatus(row, NOW) === KeyStatus.DEPRECATED,
       endOfActiveLife: endOfActiveLife(row, NOW),
       gone: isPastRetention(row, NOW, retentionDays),
     }));
@@ -51,6 +55,8 @@ describe.each([1, 90, 3650])('key lifecycle rules, TypeScript and SQL, with %i d
              coalesce(${lifecycleSql.isExpired(NOW)}, false) AS expired,
              ${lifecycleSql.keyStatus(NOW)} AS status,
              ${lifecycleSql.isActive(NOW)} AS active,
+             ${lifecycleSql.isRevoked()} AS revoked,
+             ${lifecycleSql.isDeprecated(NOW)} AS deprecated,
              ${lifecycleSql.endOfActiveLife(NOW)} AS "endOfActiveLife",
              ${lifecycleSql.isPastRetention(NOW, retentionDays)} AS gone
         FROM "ClientEncryptionKey"`;
