@@ -21,6 +21,16 @@ describe('NotifiedCache', () => {
     const row = rows.get(id);
     return row ? { ...row } : null;
   };
+  /** A load that reads the row now and answers when released (a query in flight). */
+  const slowLoad = (id: string) => {
+    const gate: { release?: () => void } = {};
+    const slow = async () => {
+      const row = { ...rows.get(id)! };
+      await new Promise<void>((resolve) => (gate.release = resolve));
+      return row;
+    };
+    return { slow, release: () => gate.release!() };
+  };
   beforeEach(() => {
     rows.clear();
     loads = 0;
@@ -56,12 +66,7 @@ describe('NotifiedCache', () => {
   it('keeps nothing read while an invalidation came in (a row read just before a change)', async () => {
     const { cache, notifications } = make();
     rows.set('a', { id: 'a', version: 1 });
-    let release!: () => void;
-    const slow = async () => {
-      const row = { ...rows.get('a')! };
-      await new Promise<void>((resolve) => (release = resolve));
-      return row;
-    };
+    const { slow, release } = slowLoad('a');
     const pending = cache.get('a', slow);
     rows.set('a', { id: 'a', version: 2 });
     notifications.notify('kms_test', 'a');
@@ -112,12 +117,7 @@ describe('NotifiedCache', () => {
   it('does not share a load begun before an invalidation with a request that came after it', async () => {
     const { cache, notifications } = make();
     rows.set('a', { id: 'a', version: 1 });
-    let release!: () => void;
-    const slow = async () => {
-      const row = { ...rows.get('a')! };
-      await new Promise<void>((resolve) => (release = resolve));
-      return row;
-    };
+    const { slow, release } = slowLoad('a');
     const before = cache.get('a', slow);
     rows.set('a', { id: 'a', version: 2 });
     notifications.notify('kms_test', 'a');
