@@ -1,8 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { availableParallelism } from 'node:os';
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { hash, parseOptions, verify, type Algorithm, type Options } from '@node-rs/argon2';
-import pLimit, { type Limit } from 'p-limit';
 import { PepperRing } from '../../common';
 import { APP_CONFIG, type AppConfig, UNNAMED_PEPPER_ID } from '../../config';
 
@@ -41,14 +39,6 @@ export type Repeppered =
 @Injectable()
 export class CredentialHasher implements OnModuleInit {
   private readonly options: Options;
-  /**
-   * Argon2 runs at once in this process: this worker's share of the CPUs. More, on
-   * libuv's threads, only took turns on the same cores, and argon2 (19 MiB of memory
-   * each) then cost more CPU per hash: verifyPasscode at 16 clients, 2 workers on 2
-   * CPUs, 56 → 62 req/s with one at a time per worker (bench:encryption). The queue
-   * waits here, so libuv's other thread stays free for key generation and unwrapping.
-   */
-  private readonly argon2Turns: Limit;
   private dummyHash!: string;
   private static readonly DUMMY_OWNER: CredentialOwner = { userId: '\0dummy', column: 'none' };
 
@@ -58,7 +48,6 @@ export class CredentialHasher implements OnModuleInit {
   ) {
     const { memoryKib, timeCost, parallelism } = config.auth.argon2;
     this.options = { algorithm: ARGON2ID, memoryCost: memoryKib, timeCost, parallelism };
-    this.argon2Turns = pLimit(argon2Concurrency(availableParallelism(), config.workers));
   }
 
   /** Made at start-up, so that even the first unknown user costs one verification and no more. */
@@ -67,25 +56,16 @@ export class CredentialHasher implements OnModuleInit {
   }
 
   async hash(secret: string, owner: CredentialOwner): Promise<string> {
-    return this.seal(await this.argon2Turns(() => hash(secret, this.options)), owner, this.peppers.newestId);
+    return this.seal(await hash(secret, this.options), owner, this.peppers.newestId);
   }
 
   async verify(stored: string, secret: string, owner: CredentialOwner): Promise<boolean> {
     if (isUnnamed(stored)) {
       const pepper = this.peppers.secret(UNNAMED_PEPPER_ID);
-      return pepper ? this.argon2Verify(stored, secret, { ...this.options, secret: pepper }) : false;
+      return pepper ? verify(stored, secret, { ...this.options, secret: pepper }).catch(() => false) : false;
     }
     const phc = this.open(stored, owner);
-    return phc ? this.argon2Verify(phc, secret, this.options) : false;
-  }
-
-  /** Argon2 computations running and waiting in this process. */
-  argon2Load(): { running: number; waiting: number } {
-    return { running: this.argon2Turns.activeCount, waiting: this.argon2Turns.pendingCount };
-  }
-
-  private argon2Verify(phc: string, secret: string, options: Options): Promise<boolean> {
-    return this.argon2Turns(() => verify(phc, secret, options)).catch(() => false);
+    return phc ? verify(phc, secret, this.options).catch(() => false) : false;
   }
 
   /** True when `stored` is not under the newest pepper, or was made with other argon2 parameters. */
@@ -139,11 +119,6 @@ export class CredentialHasher implements OnModuleInit {
       return undefined;
     }
   }
-}
-
-/** Argon2 computations at once in one process: the CPUs shared out between the workers, at least 1. */
-export function argon2Concurrency(cpus: number, workers: number): number {
-  return Math.max(1, Math.floor(cpus / Math.max(1, workers)));
 }
 
 /** A hash from before pepper rings: a plain PHC string, the pepper inside argon2. */
