@@ -205,7 +205,16 @@ export interface LoadResult {
  */
 export async function runWrk(
   service: LoadService,
-  options: { bodies: string[]; headers: Record<string, string>; expect: string; clients: number; seconds: number; workDir: string },
+  options: {
+    bodies: string[];
+    headers: Record<string, string>;
+    expect: string;
+    clients: number;
+    seconds: number;
+    workDir: string;
+    /** wrk's niceness (0: the service's priority). */
+    nice?: number;
+  },
 ): Promise<LoadResult> {
   const script = join(options.workDir, `load-${Date.now()}-${Math.random().toString(36).slice(2)}.lua`);
   const headers = Object.entries({ 'Content-Type': 'application/json', ...options.headers })
@@ -247,9 +256,8 @@ end
 `,
   );
   const before = serviceCpu(service.child.pid!);
-  const wrkNice = process.env.KMS_BENCH_WRK_NICE;
-  const { stdout } = await run(wrkNice ? 'nice' : 'wrk', [
-    ...(wrkNice ? ['-n', wrkNice, 'wrk'] : []),
+  const { stdout } = await run('nice', [
+    '-n', String(options.nice ?? 0), 'wrk',
     '-t1', `-c${options.clients}`, `-d${options.seconds}s`, '--timeout', '10s', '-s', script, `http://127.0.0.1:${service.port}/graphql`,
   ]);
   const after = serviceCpu(service.child.pid!);
