@@ -4,6 +4,10 @@
  *
  *   npm run bench:metrics-summary [-- --hours 24 --rows 1000000 --devices 20000 --keys 50000 --runs 7]
  *   npm run bench:metrics-summary -- --hours 720 --rows 30000000 [--failing-keys 1000]
+ *   npm run bench:metrics-summary -- --reuse /tmp/kms-bench-<id> [--runs 7]
+ *
+ * --keep keeps the database (and what was loaded, in bench-load.json); --reuse <dir> times
+ * the summary again over such a database, at the clock of its load (same window, no load).
  *
  * Starts an embedded PostgreSQL in a temporary directory, applies the migrations, makes
  * the day partitions of the window, fills EncryptionMetric with generate_series (one
@@ -17,8 +21,10 @@ import 'reflect-metadata';
 import { performance } from 'node:perf_hooks';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Client } from 'pg';
-import { CommonModule } from '../src/common';
+import { Clock, CommonModule } from '../src/common';
 import { ConfigModule } from '../src/config';
 import { DatabaseModule } from '../src/database';
 import { KeysService } from '../src/keys';
@@ -31,36 +37,62 @@ const HOUR_MS = 60 * 60 * 1000;
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
+/** What a run loaded, kept beside a --keep database for --reuse. */
+interface LoadFacts {
+  hours: number;
+  rows: number;
+  devices: number;
+  keys: number;
+  failingKeys: number;
+  now: string;
+  loadSeconds: number;
+  rollupSeconds: number;
+  rollupBuckets: number;
+}
+
 async function main() {
-  const hours = option('hours', 24);
-  const rows = option('rows', 1_000_000);
-  const devices = option('devices', 20_000);
-  const keys = option('keys', 50_000);
-  const failingKeys = option('failing-keys', 0);
   const runs = option('runs', 7);
+  const reuseAt = process.argv.indexOf('--reuse');
+  const reuseDir = reuseAt > 0 ? process.argv[reuseAt + 1] : undefined;
+  const reused = reuseDir ? (JSON.parse(readFileSync(join(reuseDir, 'bench-load.json'), 'utf8')) as LoadFacts) : undefined;
+  const hours = reused?.hours ?? option('hours', 24);
+  const rows = reused?.rows ?? option('rows', 1_000_000);
+  const devices = reused?.devices ?? option('devices', 20_000);
+  const keys = reused?.keys ?? option('keys', 50_000);
+  const failingKeys = reused?.failingKeys ?? option('failing-keys', 0);
+  const now = reused ? new Date(reused.now) : new Date();
 
   // The bench runs the rollup step itself, timed.
-  const database = await startBenchDatabase('kms-bench', { METRICS_ROLLUP_INTERVAL_MS: '3600000' });
+  const database = await startBenchDatabase('kms-bench', { METRICS_ROLLUP_INTERVAL_MS: '3600000' }, reuseDir);
   try {
     const { config } = database;
 
     @Module({ imports: [ConfigModule.forRoot(config), CommonModule, DatabaseModule, TelemetryModule, MetricsModule] })
     class BenchModule {}
     const app = await NestFactory.createApplicationContext(BenchModule, { logger: false });
+    // The clock stands at the load's time: a reused database is summarised over the same window.
+    const clock = app.get(Clock);
+    clock.now = () => new Date(now);
     try {
-      const now = new Date();
       const window = { from: new Date(now.getTime() - hours * HOUR_MS), to: now };
       const repository = app.get(MetricEventsRepository);
       const rollups = app.get(MetricRollups);
-      await rollups.run(); // the start-up run, done before the rows come
-      await repository.ensurePartitions(new Date(window.from.getTime() - 24 * HOUR_MS), now);
-      const load = await fill(database.url, { rows, hours, devices, keys, failingKeys, now });
-
-      const started = performance.now();
-      const caughtUp = await rollups.run();
-      const rollupSeconds = (performance.now() - started) / 1000;
-      out(`rollup step caught up: ${caughtUp.built} buckets in ${rollupSeconds.toFixed(1)} s`);
-      await analyze(database.url);
+      let facts: LoadFacts;
+      if (reused) {
+        facts = reused;
+        out(`reused ${reuseDir}: ${rows} rows over ${hours} h loaded at ${reused.now}`);
+      } else {
+        await rollups.run(); // the start-up run, done before the rows come
+        await repository.ensurePartitions(new Date(window.from.getTime() - 24 * HOUR_MS), now);
+        const loadSeconds = await fill(database.url, { rows, hours, devices, keys, failingKeys, now });
+        const started = performance.now();
+        const caughtUp = await rollups.run();
+        const rollupSeconds = (performance.now() - started) / 1000;
+        out(`rollup step caught up: ${caughtUp.built} buckets in ${rollupSeconds.toFixed(1)} s`);
+        await analyze(database.url);
+        facts = { hours, rows, devices, keys, failingKeys, now: now.toISOString(), loadSeconds, rollupSeconds, rollupBuckets: caughtUp.built };
+        writeFileSync(join(database.dataDir, 'bench-load.json'), JSON.stringify(facts));
+      }
 
       const summary = app.get(MetricsSummaryService);
       const result = await summary.summarize(hours);
@@ -79,14 +111,14 @@ async function main() {
       report('  plan + problem keys', await time(runs, () => repository.inSnapshot(async ([reads]) => reads.problemKeys(await reads.plan(window), thresholds, SUMMARY_LIST_LIMIT))));
       report('  key states', await time(runs, () => app.get(KeysService).countByState()));
       const scan = report('count(*) over the raw rows of the window', await time(3, () => countRaw(database.url, window)));
-      out(`\nhours=${hours} rows=${rows} devices=${devices} keys=${keys} failing_keys=${failingKeys || keys} load_s=${load.toFixed(1)} ` +
-        `rollup_catch_up_s=${rollupSeconds.toFixed(1)} rollup_buckets=${caughtUp.built} ` +
+      out(`\nhours=${hours} rows=${rows} devices=${devices} keys=${keys} failing_keys=${failingKeys || keys} load_s=${facts.loadSeconds.toFixed(1)} ` +
+        `rollup_catch_up_s=${facts.rollupSeconds.toFixed(1)} rollup_buckets=${facts.rollupBuckets} ` +
         `summary_p50_ms=${whole.toFixed(1)} raw_count_ms=${scan.toFixed(1)} ratio=${(scan / whole).toFixed(1)}`);
     } finally {
       await app.close();
     }
   } finally {
-    if (process.argv.includes('--keep')) {
+    if (process.argv.includes('--keep') || reuseDir) {
       out(`kept: ${database.dataDir} (${database.url})`);
     } else {
       await database.stop();

@@ -85,8 +85,8 @@ export function numberOption(name: string, fallback: number): number {
  * service's modules in-process, and the configuration they start with. Not mkdtemp:
  * its 0700 directory would shut out the `postgres` user when run as root.
  */
-export async function startBenchDatabase(name: string, env: Record<string, string> = {}) {
-  const dataDir = join(tmpdir(), `${name}-${randomBytes(4).toString('hex')}`);
+export async function startBenchDatabase(name: string, env: Record<string, string> = {}, reuseDir?: string) {
+  const dataDir = reuseDir ?? join(tmpdir(), `${name}-${randomBytes(4).toString('hex')}`);
   const server = await startEmbeddedPostgres({ dataDir, port: await freePort(), database: 'kms_bench' });
   try {
     await applyMigrations(server.url);
