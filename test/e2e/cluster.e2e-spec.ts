@@ -207,6 +207,61 @@ describe('the service with several worker processes', () => {
     }
   });
 
+  /** The node workers (src/main.ts) among a service's children. */
+  const nodeWorkersOf = (service: ServiceProcess) =>
+    execFileSync('pgrep', ['-P', String(service.child.pid)]).toString().trim().split('\n').map(Number)
+      .filter((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('src/main.ts'));
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const gone = async (pids: number[], withinMs: number) => {
+    for (let waited = 0; pids.some(alive) && waited < withinMs; waited += 50) await sleep(50);
+    return pids.filter(alive);
+  };
+
+  // A worker's log lines go to the primary through a pipe. With the primary dead, the
+  // worker's exit flushed its log buffer into that broken pipe and retried forever
+  // (sonic-boom 4 slept and retried on every write error, EPIPE included): an orphan
+  // that held its database connections and ignored SIGTERM.
+  it('workers exit when the primary is killed', async () => {
+    const service = startServiceProcess({ ...env(), WEB_CONCURRENCY: '2' });
+    let workers: number[] = [];
+    try {
+      const port = await service.serving;
+      workers = nodeWorkersOf(service);
+      expect(workers).toHaveLength(2);
+      // Killed within the 100 ms a worker keeps its last log lines: they are still to write.
+      const answers = await Promise.all(Array.from({ length: 8 }, () => postOnNewConnection(port, TYPENAME)));
+      service.child.kill('SIGKILL');
+      expect(answers.map((answer) => answer.status)).toEqual(Array(8).fill(200));
+      await service.exited;
+      expect(await gone(workers, 10_000)).toEqual([]);
+    } finally {
+      for (const pid of workers.filter(alive)) process.kill(pid, 'SIGKILL');
+    }
+  });
+
+  it('stops on SIGTERM when whoever read its stdout has gone', async () => {
+    const service = startServiceProcess({ ...env(), WEB_CONCURRENCY: '1' });
+    try {
+      const port = await service.serving;
+      service.child.stdout!.destroy();
+      // Lines still to write (one per request) into the broken pipe when the signal comes.
+      const answers = await Promise.all(Array.from({ length: 8 }, () => postOnNewConnection(port, TYPENAME)));
+      service.child.kill('SIGTERM');
+      expect(answers.map((answer) => answer.status)).toEqual(Array(8).fill(200));
+      const code = await Promise.race([service.exited, sleep(20_000, 'still running')]);
+      expect(code).not.toBe('still running');
+    } finally {
+      if (service.child.exitCode === null && service.child.signalCode === null) service.child.kill('SIGKILL');
+    }
+  });
+
   it.each([1, 2])('answers requests sent on kept-alive connections right after SIGTERM (WEB_CONCURRENCY=%i)', async (workers) => {
     const service = startServiceProcess({ ...env(), WEB_CONCURRENCY: String(workers) });
     const port = await service.serving;
