@@ -1,7 +1,7 @@
 import { repositoryDatabase, RepositoryDatabase } from '../../test/support/repository-database';
-import { Prisma, toNumber } from '../database';
+import { toNumber } from '../database';
 import { addBins, binMicros, percentilesMicros, PERCENTILE_RELATIVE_ERROR } from './duration-histogram';
-import { atLeastRate, decimalFraction, MetricEventsRepository, MetricsReads } from './metric-events.repository';
+import { MetricEventsRepository, MetricsReads } from './metric-events.repository';
 
 const NOW = new Date('2026-06-01T12:00:00.000Z');
 const HOUR_MS = 60 * 60 * 1000;
@@ -16,40 +16,6 @@ describe('MetricEventsRepository', () => {
   });
   afterAll(() => db.close());
   afterEach(() => db.prisma.encryptionMetric.deleteMany());
-
-  it('reads a rate as written: numerator over a power of ten', () => {
-    expect(decimalFraction(0.3)).toEqual({ numerator: 3n, scale: 1 });
-    expect(decimalFraction(0.2)).toEqual({ numerator: 2n, scale: 1 });
-    expect(decimalFraction(1e-7)).toEqual({ numerator: 1n, scale: 7 });
-    expect(decimalFraction(2.5e-3)).toEqual({ numerator: 25n, scale: 4 });
-    expect(decimalFraction(1)).toEqual({ numerator: 1n, scale: 0 });
-    expect(decimalFraction(0)).toEqual({ numerator: 0n, scale: 0 });
-    expect(decimalFraction(1e21)).toEqual({ numerator: 10n ** 21n, scale: 0 });
-    expect(decimalFraction(Number.NaN)).toBeNull();
-  });
-
-  it('compares failure rates exactly as numeric does, in bigint up to 6 decimals and in numeric beyond', async () => {
-    const rates = [0, 0.2, 0.3, 0.5, 1, 1 / 3, 0.123456, 0.1234567, 1e-6, 1e-7, 0.999999];
-    for (const rate of rates) {
-      const test = atLeastRate(Prisma.sql`f`, Prisma.sql`o`, rate);
-      expect(test.sql.includes('::bigint')).toBe((decimalFraction(rate)?.scale ?? 99) <= 6);
-      // Every count up to 60 (every boundary of these rates), and counts near 2^31 summed over many buckets.
-      const [{ differing, passing }] = await db.prisma.$queryRaw<{ differing: bigint; passing: bigint }[]>`
-        WITH counts AS (
-          SELECT f::bigint AS f, o::bigint AS o FROM generate_series(0, 60) f, generate_series(0, 60) o
-          UNION ALL
-          SELECT f * 2147483647::bigint * 40, o * 2147483647::bigint * 40 FROM generate_series(0, 12) f, generate_series(0, 12) o
-        )
-        SELECT count(*) FILTER (WHERE (${test}) IS DISTINCT FROM (f >= ${String(rate)}::numeric * o)) AS differing,
-               count(*) FILTER (WHERE ${test}) AS passing
-          FROM counts`;
-      expect(Number(differing)).toBe(0);
-      expect(Number(passing)).toBeGreaterThan(0);
-    }
-    // At the rate exactly: 3 of 10 passes 0.3 (float8 would refuse it).
-    const [{ exact }] = await db.prisma.$queryRaw<{ exact: boolean }[]>`SELECT ${atLeastRate(Prisma.sql`3`, Prisma.sql`10`, 0.3)} AS exact`;
-    expect(exact).toBe(true);
-  });
 
   it("reads percentiles from the histogram within its stated bound of PostgreSQL's percentile_cont", async () => {
     let seed = 7;

@@ -107,35 +107,6 @@ export function rawKeyAggregates(source: Prisma.Sql): Prisma.Sql {
      GROUP BY 1`;
 }
 
-/** A rate's decimal text as numerator / 10^scale, e.g. 0.3 -> 3/10, 1e-7 -> 1/10^7 (null if not decimal). */
-export function decimalFraction(rate: number): { numerator: bigint; scale: number } | null {
-  const match = /^(\d+)(?:\.(\d+))?(?:e([+-]?\d+))?$/.exec(String(rate));
-  if (!match) return null;
-  const [, whole, fraction = '', exponent = '0'] = match;
-  const shift = Number(exponent) - fraction.length;
-  const digits = BigInt(whole + fraction);
-  return shift >= 0 ? { numerator: digits * 10n ** BigInt(shift), scale: 0 } : { numerator: digits, scale: -shift };
-}
-
-/** Rates with at most this many decimals are compared in bigint (see atLeastRate). */
-const MAX_BIGINT_RATE_SCALE = 6;
-
-/**
- * `failures >= rate * operations` over integers, exact for the rate as written (3 of 10
- * passes 0.3, where float8 would say 0.30000000000000004): as bigint products against
- * rate = numerator / 10^scale when it has at most 6 decimals (failures * 10^6 stays far
- * below 2^63 for any count), else in numeric. Numeric arithmetic per key took about a
- * third of the problem keys' candidate aggregation.
- */
-export function atLeastRate(failures: Prisma.Sql, operations: Prisma.Sql, rate: number): Prisma.Sql {
-  const fraction = decimalFraction(rate);
-  if (fraction && fraction.scale <= MAX_BIGINT_RATE_SCALE) {
-    const denominator = (10n ** BigInt(fraction.scale)).toString();
-    return Prisma.sql`(${failures})::bigint * ${denominator}::bigint >= ${fraction.numerator.toString()}::bigint * (${operations})::bigint`;
-  }
-  return Prisma.sql`(${failures}) >= ${String(rate)}::numeric * (${operations})`;
-}
-
 /**
  * The EncryptionMetric table (owned by telemetry): the recorder's batched writes, its
  * day partitions and retention, and the snapshot the metrics report reads in.
@@ -377,7 +348,7 @@ export class MetricsReads {
 
   /**
    * Keys with at least `minFailures` failures and a failure rate of at least
-   * `minRate` in the window (exact decimal comparison, atLeastRate: 3 of 10 passes 0.3), most failures
+   * `minRate` in the window (numeric comparison: 3 of 10 passes 0.3), most failures
    * first, with how many keys passed in all. Exact: candidates (enough failures) come
    * from the keys that failed per bucket (MetricKeyRollup_failing_idx, with the
    * operations of those buckets: a key below the rate there is below it in the window,
@@ -409,7 +380,7 @@ export class MetricsReads {
         HAVING sum(failures::int) >= ${thresholds.minFailures}
            -- The operations of the buckets where a key failed are some of its operations in
            -- the window: short of the rate against those, it is short against all of them.
-           AND ${atLeastRate(Prisma.sql`sum(failures::int)`, Prisma.sql`sum(operations::int)`, thresholds.minRate)}
+           AND sum(failures::int) >= ${String(thresholds.minRate)}::numeric * sum(operations::int)
       ), rolled AS (
         -- Few candidates: their row of each bucket, looked up by primary key.
         SELECT k."keyId", sum(k."operations"::int) AS operations
@@ -431,7 +402,7 @@ export class MetricsReads {
       )
       SELECT "keyId", operations, failures, count(*) OVER () AS matching
         FROM rated
-       WHERE ${atLeastRate(Prisma.sql`failures`, Prisma.sql`operations`, thresholds.minRate)}
+       WHERE failures >= ${String(thresholds.minRate)}::numeric * operations
        ORDER BY failures DESC, "keyId" COLLATE "C"
        LIMIT ${limit}`;
   }
