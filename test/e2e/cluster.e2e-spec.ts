@@ -182,13 +182,29 @@ describe('the service with several worker processes', () => {
     }
   });
 
+  /** The node workers (src/main.ts) among a service's children. */
+  const nodeWorkersOf = (service: ServiceProcess) =>
+    execFileSync('pgrep', ['-P', String(service.child.pid)]).toString().trim().split('\n').map(Number)
+      .filter((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('src/main.ts'));
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const gone = async (pids: number[], withinMs: number) => {
+    for (let waited = 0; pids.some(alive) && waited < withinMs; waited += 50) await sleep(50);
+    return pids.filter(alive);
+  };
+
   it('replaces a worker that dies, and keeps serving meanwhile', async () => {
     const service = startServiceProcess({ ...env(), WEB_CONCURRENCY: '2' });
     try {
       const port = await service.serving;
       expect((await postOnNewConnection(port, TYPENAME)).status).toBe(200);
-      const children = execFileSync('pgrep', ['-P', String(service.child.pid)]).toString().trim().split('\n').map(Number);
-      const nodeWorkers = children.filter((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('src/main.ts'));
+      const nodeWorkers = nodeWorkersOf(service);
       expect(nodeWorkers).toHaveLength(2);
       process.kill(nodeWorkers[0], 'SIGKILL');
       const logged = async (message: string) => {
@@ -206,23 +222,6 @@ describe('the service with several worker processes', () => {
       expect(await stopServiceProcess(service)).toBe(0);
     }
   });
-
-  /** The node workers (src/main.ts) among a service's children. */
-  const nodeWorkersOf = (service: ServiceProcess) =>
-    execFileSync('pgrep', ['-P', String(service.child.pid)]).toString().trim().split('\n').map(Number)
-      .filter((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('src/main.ts'));
-  const alive = (pid: number) => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  const gone = async (pids: number[], withinMs: number) => {
-    for (let waited = 0; pids.some(alive) && waited < withinMs; waited += 50) await sleep(50);
-    return pids.filter(alive);
-  };
 
   // A worker's log lines go to the primary through a pipe. With the primary dead, the
   // worker's exit flushed its log buffer into that broken pipe and retried forever

@@ -2,20 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'pg';
+import { lockKeyInserts, until, untilKeyInsertWaits } from '../support/key-insert-lock';
 import { errorCode, GENERATE_KEY, generateKey, newDeviceId } from '../support/operations';
 import { startServiceProcess } from '../support/service-process';
 import { startTestApp } from '../support/test-app';
 import { createTestDatabase, TestDatabase } from '../support/test-database';
-
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
 
 /**
  * generateEncryptionKey counts the device's generation (KeyGeneration) and stores its
@@ -66,18 +58,14 @@ describe('a service killed while it stores a new key', () => {
         await until('a full pool', async () => (await count('SELECT count(*) FROM "KeyPoolPair"')) >= 2);
         pairsBefore = await count('SELECT count(*) FROM "KeyPoolPair"');
       }
-      await sql.query('BEGIN');
-      await sql.query('LOCK TABLE "ClientEncryptionKey" IN SHARE MODE');
+      await lockKeyInserts(sql);
       const request = fetch(`http://127.0.0.1:${port}/graphql`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ query: GENERATE_KEY, variables: { input: { deviceId } } }),
       }).catch(() => 'no answer');
       // The service's insert waits for our lock: its ledger row is written, uncommitted.
-      await until('the key insert waiting', async () =>
-        (await count(`SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
-                       WHERE c.relname = 'ClientEncryptionKey' AND NOT l.granted`)) === 1,
-      );
+      await untilKeyInsertWaits(sql);
       service.child.kill('SIGKILL');
       await service.exited;
       expect(await request).toBe('no answer');

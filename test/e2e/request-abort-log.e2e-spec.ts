@@ -1,6 +1,6 @@
-import { Client } from 'pg';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { waitFor } from '../support/key-rotation';
+import { Client } from 'pg';
+import { lockKeyInserts, until, untilKeyInsertWaits } from '../support/key-insert-lock';
 import { GENERATE_KEY } from '../support/operations';
 import { startTestApp, TestApp } from '../support/test-app';
 
@@ -27,31 +27,24 @@ describe('request log: a client that goes away', () => {
     // The client leaves while the service is surely answering: its key insert waits for
     // our lock. (Leaving after a fixed delay left, on a busy machine, before the request
     // had even reached the service, and then nothing was logged.)
-    await sql.query('BEGIN');
-    await sql.query('LOCK TABLE "ClientEncryptionKey" IN SHARE MODE');
-    let request: Promise<unknown> | undefined;
+    await lockKeyInserts(sql);
     try {
-      request = fetch(`${t.baseUrl}/graphql`, {
+      const request = fetch(`${t.baseUrl}/graphql`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'x-request-id': 'leaves-early-1' },
         body: JSON.stringify({ query: GENERATE_KEY, variables: { input: { deviceId } } }),
         signal: aborted.signal,
       });
       request.catch(() => undefined);
-      await waitFor(
-        async () =>
-          (await count(`SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
-                         WHERE c.relname = 'ClientEncryptionKey' AND NOT l.granted`)) === 1,
-        'the key insert waiting for the lock',
-      );
+      await untilKeyInsertWaits(sql);
       aborted.abort();
       await expect(request).rejects.toThrow();
-      await waitFor(async () => t.logs.since(mark).some((line) => line.req?.id === 'leaves-early-1'), 'the request line');
+      await until('the request line', async () => t.logs.since(mark).some((line) => line.req?.id === 'leaves-early-1'));
     } finally {
       await sql.query('ROLLBACK');
     }
     // The service finishes its work for nobody: still no second line once it has.
-    await waitFor(async () => (await count('SELECT count(*) FROM "ClientEncryptionKey" WHERE "deviceId" = $1', [deviceId])) === 1, 'the key stored');
+    await until('the key stored', async () => (await count('SELECT count(*) FROM "ClientEncryptionKey" WHERE "deviceId" = $1', [deviceId])) === 1);
     await sleep(200);
     expect(t.logs.since(mark).filter((line) => line.req?.id === 'leaves-early-1')).toEqual([
       expect.objectContaining({ level: 40, msg: 'request aborted', aborted: true, req: { id: 'leaves-early-1', method: 'POST', url: '/graphql' } }),
