@@ -102,6 +102,8 @@ export interface AppConfig {
     rollupRetentionDays: number;
     /** How often the rollup step looks for buckets to build. */
     rollupIntervalMs: number;
+    /** Memory each process may keep closed buckets' rollups in for the summary (0: none kept). */
+    summaryCacheBytes: number;
     flushIntervalMs: number;
     batchSize: number;
     bufferMax: number;
@@ -307,6 +309,7 @@ function toAppConfig(env: Environment, isProduction: boolean, host: HostFacts, w
       retentionDays: env.METRICS_RETENTION_DAYS,
       rollupRetentionDays: env.METRICS_ROLLUP_RETENTION_DAYS,
       rollupIntervalMs: env.METRICS_ROLLUP_INTERVAL_MS,
+      summaryCacheBytes: env.METRICS_SUMMARY_CACHE_MB * 1024 * 1024,
       flushIntervalMs: env.METRICS_FLUSH_INTERVAL_MS,
       batchSize: env.METRICS_BATCH_SIZE,
       bufferMax: env.METRICS_BUFFER_MAX,

@@ -244,6 +244,9 @@ export class Environment {
   @Type(() => Number) @Min(1000) @Max(3600000) @IsInt()
   METRICS_ROLLUP_INTERVAL_MS = 60000;
 
+  @Type(() => Number) @Min(0) @Max(4096) @IsInt()
+  METRICS_SUMMARY_CACHE_MB = 64;
+
   @IsOptional() @Validate(MasterKeyRing)
   KMS_MASTER_KEYS?: string;
 

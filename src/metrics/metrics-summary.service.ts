@@ -6,17 +6,15 @@ import { rate, round, toNumber } from '../database';
 import { KeysService } from '../keys';
 import {
   addBins,
-  DeviceRow,
   Histogram,
   MetricEventsRepository,
   OperationAggregateRow,
   OperationName,
   percentilesMicros,
-  ProblemKeyRow,
+  WindowProblemKeys,
 } from '../telemetry';
 import {
   CredentialChecks,
-  DeviceMetrics,
   EncryptionMetricsSummary,
   OperationMetrics,
   OperationTotals,
@@ -59,17 +57,17 @@ export class MetricsSummaryService {
     const now = this.clock.now();
     const window = { from: new Date(now.getTime() - timeframeHours * HOUR_MS), to: now };
     const { problemKeyMinFailures, problemKeyFailureRate } = this.config.metrics;
-    const [{ operationRows, failureRows, deviceRow, problemRows }, keys] = await Promise.all([
+    const [{ operationRows, failureRows, devices, problemKeys }, keys] = await Promise.all([
       // Three connections in one snapshot: operations, devices and problem keys at once.
       this.metricEvents.inSnapshot(async ([first, second, third]) => {
         const plan = await first.plan(window);
         const thresholds = { minFailures: problemKeyMinFailures, minRate: problemKeyFailureRate };
-        const [operationRows, deviceRow, problemRows] = await Promise.all([
+        const [operationRows, devices, problemKeys] = await Promise.all([
           first.operations(plan),
           (second ?? first).devices(plan, SUMMARY_LIST_LIMIT),
           (third ?? second ?? first).problemKeys(plan, thresholds, SUMMARY_LIST_LIMIT),
         ]);
-        return { operationRows, failureRows: failureCounts(operationRows), deviceRow, problemRows };
+        return { operationRows, failureRows: failureCounts(operationRows), devices, problemKeys };
       }, SNAPSHOT_LANES),
       this.keys.countByState(),
     ]);
@@ -85,9 +83,9 @@ export class MetricsSummaryService {
         ...keyGeneration,
         failureRate: rate(keyGeneration.failures, keyGeneration.total),
       },
-      devices: toDevices(deviceRow),
+      devices,
       credentialChecks: toCredentialChecks(operations),
-      problematicKeys: toProblemKeys(problemRows, problemKeyMinFailures, problemKeyFailureRate),
+      problematicKeys: toProblemKeys(problemKeys, problemKeyMinFailures, problemKeyFailureRate),
       keys,
     };
   }
@@ -175,32 +173,11 @@ function byReason(rows: FailureCount[]): ReasonCount[] {
     .sort((a, b) => b.count - a.count || (a.reason < b.reason ? -1 : 1));
 }
 
-function toDevices(row: DeviceRow): DeviceMetrics {
-  return {
-    active: toNumber(row.active),
-    top: row.top.map((device) => ({
-      deviceId: device.deviceId,
-      operations: toNumber(device.operations),
-      failures: toNumber(device.failures),
-    })),
-    rateLimitedCount: toNumber(row.rateLimitedCount),
-    rateLimited: row.rateLimited.map((device) => ({
-      deviceId: device.deviceId,
-      rejections: toNumber(device.rejections),
-      lastRejectedAt: new Date(device.lastRejectedAt),
-    })),
-  };
-}
-
-function toProblemKeys(rows: ProblemKeyRow[], minFailures: number, minFailureRate: number): ProblematicKeys {
+function toProblemKeys(found: WindowProblemKeys, minFailures: number, minFailureRate: number): ProblematicKeys {
   return {
     minFailures,
     minFailureRate,
-    count: rows.length > 0 ? toNumber(rows[0].matching) : 0,
-    keys: rows.map((row) => {
-      const operations = toNumber(row.operations);
-      const failures = toNumber(row.failures);
-      return { keyId: row.keyId, operations, failures, failureRate: rate(failures, operations) ?? 0 };
-    }),
+    count: found.count,
+    keys: found.keys.map((key) => ({ ...key, failureRate: rate(key.failures, key.operations) ?? 0 })),
   };
 }

@@ -38,15 +38,36 @@ export function mergedSketch(sketches: Prisma.Sql): Prisma.Sql {
      GROUP BY register`);
 }
 
+/** The register (0 to SKETCH_REGISTERS - 1) a 64-bit hash `h` (bigint SQL) falls in. */
+export function sketchRegister(h: Prisma.Sql): Prisma.Sql {
+  return Prisma.sql`(${h} & ${LAST_REGISTER})::int`;
+}
+
+/** The rank a 64-bit hash `h` (bigint SQL) gives its register: leading zeros of its other bits, plus one. */
+export function sketchRank(h: Prisma.Sql): Prisma.Sql {
+  const rest = Prisma.sql`((${h} >> ${BITS}) & ${RANK_MASK})`;
+  return Prisma.sql`CASE WHEN ${rest} = 0 THEN ${NO_ONE_RANK}
+                         ELSE ${RANK_BITS} - floor(ln(${rest}::float8) / ln(2::float8))::int END`;
+}
+
+/** A device id's 64-bit hash (SQL), the one every sketch is made of. */
+export function deviceHash(deviceId: Prisma.Sql): Prisma.Sql {
+  return Prisma.sql`hashtextextended(${deviceId}, 0)`;
+}
+
 /** The sketch (bytea, SKETCH_REGISTERS bytes) of the non-null deviceIds of raw rows `source` (aliased m). */
 export function rawDeviceSketch(source: Prisma.Sql): Prisma.Sql {
-  const rest = Prisma.sql`((h >> ${BITS}) & ${RANK_MASK})`;
+  const h = Prisma.sql`h`;
   return encodeRegisters(Prisma.sql`
-    SELECT (h & ${LAST_REGISTER})::int AS register,
-           max(CASE WHEN ${rest} = 0 THEN ${NO_ONE_RANK}
-                    ELSE ${RANK_BITS} - floor(ln(${rest}::float8) / ln(2::float8))::int END) AS rank
-      FROM (SELECT hashtextextended(m."deviceId", 0) AS h FROM ${source} WHERE m."deviceId" IS NOT NULL) AS hashed
+    SELECT ${sketchRegister(h)} AS register, max(${sketchRank(h)}) AS rank
+      FROM (SELECT ${deviceHash(Prisma.sql`m."deviceId"`)} AS h FROM ${source} WHERE m."deviceId" IS NOT NULL) AS hashed
      GROUP BY 1`);
+}
+
+/** Sets each (register, rank) into `into` where it is higher than what is there. */
+export function addRanks(into: Uint8Array, registers: ArrayLike<number>, ranks: ArrayLike<number>): Uint8Array {
+  for (let i = 0; i < registers.length; i += 1) if (ranks[i] > into[registers[i]]) into[registers[i]] = ranks[i];
+  return into;
 }
 
 /** Register-wise max of `sketches` into `into`. */

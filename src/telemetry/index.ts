@@ -18,13 +18,13 @@ export {
 export { DEVICE_COUNT_STANDARD_ERROR } from './device-sketch';
 export { addBins, Histogram, PERCENTILE_RELATIVE_ERROR, percentilesMicros } from './duration-histogram';
 export {
-  DeviceRow,
   MetricEventsRepository,
   MetricsReads,
   MetricWindow,
   OperationAggregateRow,
-  ProblemKeyRow,
+  WindowDevices,
 } from './metric-events.repository';
+export { MergedProblemKeys as WindowProblemKeys } from './window-merge';
 export { MetricRollups, RollupRun } from './metric-rollups';
 export { MetricsRecorder } from './metrics.recorder';
 export { OPERATIONS, OperationName } from './operations';

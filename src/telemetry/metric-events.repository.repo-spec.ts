@@ -2,6 +2,7 @@ import { repositoryDatabase, RepositoryDatabase } from '../../test/support/repos
 import { toNumber } from '../database';
 import { addBins, binMicros, percentilesMicros, PERCENTILE_RELATIVE_ERROR } from './duration-histogram';
 import { MetricEventsRepository, MetricsReads } from './metric-events.repository';
+import { compareC, problemKeyTest } from './window-merge';
 
 const NOW = new Date('2026-06-01T12:00:00.000Z');
 const HOUR_MS = 60 * 60 * 1000;
@@ -69,7 +70,7 @@ describe('MetricEventsRepository', () => {
   it('gives every lane of a snapshot group the same snapshot, and lets groups take turns', async () => {
     const row = (timestamp: Date) => ({ operation: 'encrypt' as const, status: 'success' as const, duration: 1, timestamp });
     const counted = async (reads: MetricsReads) =>
-      (await reads.operations({ buckets: [], raw: [{ from: WINDOW.from, to: NOW }] })).reduce((sum, entry) => sum + toNumber(entry.count), 0);
+      (await reads.operations({ buckets: [], raw: [{ from: WINDOW.from, to: NOW }], builds: new Map() })).reduce((sum, entry) => sum + toNumber(entry.count), 0);
     await events.insertMany([row(new Date(NOW.getTime() - 10))]);
     const seen = await events.inSnapshot(async (lanes) => {
       expect(lanes).toHaveLength(3);
@@ -114,5 +115,23 @@ describe('MetricEventsRepository', () => {
     expect(await events.deleteBefore(NOW, new Date(NOW.getTime() - 2), 1)).toMatchObject({ changed: 1 });
     expect(await events.deleteBefore(NOW, new Date(NOW.getTime() - 1), 1)).toMatchObject({ changed: 0 });
     expect((await db.prisma.encryptionMetric.findMany()).map((metric) => metric.timestamp)).toEqual([NOW]);
+  });
+
+  it('orders ids and compares failure rates in memory exactly as PostgreSQL does (COLLATE "C", numeric)', async () => {
+    const ids = ['b', 'a', 'ab', 'A', 'Z', '_', '-', '\u{1F600}', '\uFFFD', '\uE000', 'é', 'e', 'ä', 'a b', 'k1', 'k10', 'k9'];
+    const ordered = await db.prisma.$queryRaw<{ id: string }[]>`SELECT id FROM unnest(${ids}::text[]) AS id ORDER BY id COLLATE "C"`;
+    expect([...ids].sort(compareC)).toEqual(ordered.map((row) => row.id));
+
+    const cases: [number, number][] = [];
+    for (let operations = 1; operations <= 40; operations += 1) {
+      for (let failures = 0; failures <= operations; failures += 1) cases.push([failures, operations]);
+    }
+    for (const minRate of [0.2, 0.1, 0.3, 1 / 3, 0.7, 1e-7, 1, 0]) {
+      const passes = problemKeyTest({ minFailures: 0, minRate });
+      const sql = await db.prisma.$queryRaw<{ passed: boolean[] }[]>`
+        SELECT array_agg(f >= ${String(minRate)}::numeric * o ORDER BY i) AS passed
+          FROM unnest(${cases.map((c) => c[0])}::int[], ${cases.map((c) => c[1])}::int[]) WITH ORDINALITY AS c(f, o, i)`;
+      expect(cases.map(([failures, operations]) => passes(failures, operations))).toEqual(sql[0].passed);
+    }
   });
 });

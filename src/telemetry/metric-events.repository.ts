@@ -4,8 +4,10 @@ import { Batch, deleteInsertOnlyBatch, integersOfArrayText, Prisma, PrismaServic
 import { ErrorCode } from '../common';
 import { type MetricEvent, NOT_KEY_FAILURE_REASONS } from './metric-event';
 import type { OperationName } from './operations';
-import { estimateDevices, mergeSketches, rawDeviceSketch, SKETCH_REGISTERS } from './device-sketch';
-import { bucketKey, DEVICE_LIST_GRAIN_SECONDS, planWindow, WindowPlan } from './window-plan';
+import { addRanks, deviceHash, estimateDevices, mergeSketches, SKETCH_REGISTERS, sketchRank, sketchRegister } from './device-sketch';
+import { Bucket, bucketKey, DEVICE_LIST_GRAIN_SECONDS, planWindow, WindowPlan } from './window-plan';
+import { DevicePart, IdTable, KeyPart, RollupBucketCache, SketchPart } from './rollup-bucket-cache';
+import { MergedDevices, MergedProblemKeys, mergeDevices, problemKeyTest, rankProblemKeys, sumKeyParts } from './window-merge';
 
 const KEY_GENERATION: OperationName = 'generate';
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -32,27 +34,15 @@ export interface OperationAggregateRow {
   counts: SqlNumber[];
 }
 
-export interface DeviceRow {
-  active: SqlNumber;
-  /** json_agg: values are JSON numbers and ISO-like timestamp strings. */
-  top: { deviceId: string; operations: number; failures: number }[];
-  rateLimitedCount: SqlNumber;
-  rateLimited: { deviceId: string; rejections: number; lastRejectedAt: string }[];
-}
+/** The window's devices (summary): `active` exact or the sketches' estimate, lists exact. */
+export type WindowDevices = Omit<MergedDevices, 'listed'> & { active: number };
 
-export interface ProblemKeyRow {
-  keyId: string;
-  operations: SqlNumber;
-  failures: SqlNumber;
-  matching: SqlNumber;
-}
-
+/** Problem keys: most primary-key lookups of candidates' bucket rows before reading all of them. */
+const MAX_CANDIDATE_PROBES = 50_000;
 /** A summary's snapshot: repeatable reads, open at most a minute. */
 const SNAPSHOT_OPTIONS = { isolationLevel: 'RepeatableRead', maxWait: 10_000, timeout: 60_000 } as const;
 /** What pg_export_snapshot() returns, e.g. 00000003-0000001B-1. */
 const SNAPSHOT_ID = /^[0-9A-F]+(-[0-9A-F]+)+$/;
-/** Problem keys: most primary-key lookups of candidates' bucket rows before reading all of them. */
-const MAX_CANDIDATE_PROBES = 50_000;
 /** The partition every row outside the day partitions lands in. */
 const DEFAULT_PARTITION = 'EncryptionMetric_default';
 const PARTITION_NAME = /^EncryptionMetric_p(\d{4})(\d{2})(\d{2})$/;
@@ -113,10 +103,15 @@ export function rawKeyAggregates(source: Prisma.Sql): Prisma.Sql {
  */
 @Injectable()
 export class MetricEventsRepository {
+  /** Closed buckets' key and device rollups already read by this process (rollup-bucket-cache.ts). */
+  private readonly bucketCache: RollupBucketCache;
+
   constructor(
     private readonly prisma: PrismaService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
+  ) {
+    this.bucketCache = new RollupBucketCache(config.metrics.summaryCacheBytes);
+  }
 
   /**
    * One INSERT ... SELECT FROM unnest(...) per batch: a statement of ten array
@@ -214,7 +209,7 @@ export class MetricEventsRepository {
 
   private snapshotGroup<T>(lanes: number, work: (lanes: MetricsReads[]) => Promise<T>): Promise<T> {
     return this.prisma.$transaction(async (leader) => {
-      if (lanes === 1) return work([new MetricsReads(leader)]);
+      if (lanes === 1) return work([new MetricsReads(leader, this.bucketCache)]).finally(() => this.bucketCache.trim());
       const [{ snapshot }] = await leader.$queryRaw<{ snapshot: string }[]>`SELECT pg_export_snapshot() AS snapshot`;
       if (!SNAPSHOT_ID.test(snapshot)) throw new Error('unexpected snapshot id');
       let release!: () => void;
@@ -229,7 +224,7 @@ export class MetricEventsRepository {
                 .$transaction(async (follower) => {
                   // A utility statement takes no parameters; the id was checked above.
                   await follower.$executeRawUnsafe(`SET TRANSACTION SNAPSHOT '${snapshot}'`);
-                  ready(new MetricsReads(follower));
+                  ready(new MetricsReads(follower, this.bucketCache));
                   await released;
                 }, SNAPSHOT_OPTIONS)
                 .catch(failed),
@@ -238,32 +233,59 @@ export class MetricEventsRepository {
         );
       }
       try {
-        return await work([new MetricsReads(leader), ...(await Promise.all(joined))]);
+        return await work([new MetricsReads(leader, this.bucketCache), ...(await Promise.all(joined))]);
       } finally {
         release();
         await Promise.allSettled(ended);
+        this.bucketCache.trim();
       }
     }, SNAPSHOT_OPTIONS);
   }
 }
 
+/** One bucket's part as read: grain, start, and its columns as text (JSON ids, comma-separated numbers). */
+interface PartText {
+  grain: number;
+  start: Date;
+  ids: string | null;
+  operations: string | null;
+  failures: string | null;
+  rejections?: string | null;
+  lastRejected?: string | null;
+}
+
 /**
  * The summary's aggregations, each over a WindowPlan: the rollups of the clean buckets
- * inside the window plus the raw rows of the rest (the window's partial hour at its
- * start, the open hour, buckets not rolled up yet). Only aggregates come back.
- * One device's or key's count in a bucket is summed as int (sum() then gives bigint,
- * not numeric, which made the merge about twice as slow); no device or key reaches
- * 2^31 operations in a day.
+ * inside the window plus the raw rows of the rest (the window's partial 10 minutes at
+ * its start, the open 10 minutes, buckets not rolled up yet). Operations are
+ * aggregated in SQL; devices and problem keys are merged in memory from the buckets'
+ * rows, which this process keeps between summaries (RollupBucketCache, keyed by build
+ * number): a summary reads the buckets it has not seen and the raw rows only.
+ * Numbers of one device or key in one bucket are int (a day holds no 2^31 operations
+ * of one key).
  */
 export class MetricsReads {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly cache: RollupBucketCache,
+  ) {}
 
-  /** Which buckets of the window come from rollups and which ranges from raw rows. */
+  /** Which buckets of the window come from rollups and which ranges from raw rows, and the buckets' build numbers. */
   async plan({ from, to }: MetricWindow): Promise<WindowPlan> {
-    const dirty = await this.db.$queryRaw<{ grainSeconds: number; bucketStart: Date }[]>`
-      SELECT "grainSeconds", "bucketStart" FROM "MetricRollupDirty"
+    const rows = await this.db.$queryRaw<{ dirty: boolean; grainSeconds: number; bucketStart: Date; build: string | null }[]>`
+      SELECT true AS dirty, "grainSeconds", "bucketStart", NULL::text AS build FROM "MetricRollupDirty"
+       WHERE "bucketStart" >= ${from} AND "bucketStart" <= ${to}
+      UNION ALL
+      SELECT false, "grainSeconds", "bucketStart", "build"::text FROM "MetricRollupBuild"
        WHERE "bucketStart" >= ${from} AND "bucketStart" <= ${to}`;
-    return planWindow(from, to, new Set(dirty.map((row) => bucketKey(row.grainSeconds, row.bucketStart.getTime()))));
+    const dirty = new Set<string>();
+    const builds = new Map<string, string>();
+    for (const row of rows) {
+      const key = bucketKey(row.grainSeconds, row.bucketStart.getTime());
+      if (row.dirty) dirty.add(key);
+      else builds.set(key, row.build!);
+    }
+    return { ...planWindow(from, to, dirty), builds };
   }
 
   /**
@@ -291,11 +313,11 @@ export class MetricsReads {
   /**
    * How many devices were active, the busiest `limit`, and the devices refused a key
    * generation by the rate limit. Lists come from the device lists of 10 minutes and
-   * hours (a day's through its 24 hours) and the raw rows; the count is exact when every hour listed
-   * all its devices (floor 0), else the HyperLogLog estimate of the merged sketches
-   * (device-sketch.ts). Rate-limited devices are always listed: exact.
+   * hours (a day's through its 24 hours) and the raw rows; the count is exact when every
+   * bucket listed all its devices (floor 0), else the HyperLogLog estimate of the merged
+   * sketches (device-sketch.ts). Rate-limited devices are always listed: exact.
    */
-  async devices(plan: WindowPlan, limit: number): Promise<DeviceRow> {
+  async devices(plan: WindowPlan, limit: number): Promise<WindowDevices> {
     // A day's device lists are its hours'.
     const lists = plan.buckets.flatMap((bucket) => {
       if (bucket.grainSeconds <= DEVICE_LIST_GRAIN_SECONDS) return [bucket];
@@ -304,108 +326,171 @@ export class MetricsReads {
         start: new Date(bucket.start.getTime() + i * DEVICE_LIST_GRAIN_SECONDS * 1000),
       }));
     });
-    const [row] = await this.db.$queryRaw<(Omit<DeviceRow, 'active'> & { listed: SqlNumber; floor: SqlNumber })[]>`
-      WITH per_bucket AS (
-        ${rawDeviceAggregates(liveRows(plan))}
-        UNION ALL
-        SELECT d."deviceId", d."operations", d."failures", d."rateLimited", d."lastRateLimitedAt"
-          FROM ${usedBuckets({ buckets: lists, raw: [] })}
-          JOIN "MetricDeviceRollup" d ON d."grainSeconds" = used.grain AND d."bucketStart" = used.start
-      ), per_device AS MATERIALIZED (
-        SELECT "deviceId", sum(operations::int) AS operations, sum(failures::int) AS failures,
-               sum("rateLimited"::int) AS rejections, max("lastRateLimitedAt") AS last_rejected
-          FROM per_bucket
-         GROUP BY "deviceId"
-      ), refused AS MATERIALIZED (
-        SELECT "deviceId", rejections, last_rejected FROM per_device WHERE rejections > 0
-      )
-      SELECT (SELECT count(*) FROM per_device) AS listed,
-             (SELECT coalesce(max(s."floor"), 0) FROM ${usedBuckets(plan)}
-                JOIN "MetricDeviceSketch" s ON s."grainSeconds" = used.grain AND s."bucketStart" = used.start) AS floor,
-             (SELECT coalesce(json_agg(json_build_object(
-                        'deviceId', "deviceId", 'operations', operations, 'failures', failures)
-                      ORDER BY operations DESC, "deviceId" COLLATE "C"), '[]')
-                FROM (SELECT * FROM per_device
-                       ORDER BY operations DESC, "deviceId" COLLATE "C" LIMIT ${limit}) busiest
-             ) AS top,
-             (SELECT count(*) FROM refused) AS "rateLimitedCount",
-             (SELECT coalesce(json_agg(json_build_object(
-                        'deviceId', "deviceId", 'rejections', rejections, 'lastRejectedAt', last_rejected)
-                      ORDER BY rejections DESC, "deviceId" COLLATE "C"), '[]')
-                FROM (SELECT * FROM refused
-                       ORDER BY rejections DESC, "deviceId" COLLATE "C" LIMIT ${limit}) most_refused
-             ) AS "rateLimited"`;
-    const { listed, floor, ...rest } = row;
-    if (toNumber(floor) === 0) return { ...rest, active: listed };
-    const sketches = await this.db.$queryRaw<{ registers: Uint8Array }[]>`
-      ${rawDeviceSketch(liveRows(plan))}
-      UNION ALL
-      SELECT s."registers" FROM ${usedBuckets(plan)}
-        JOIN "MetricDeviceSketch" s ON s."grainSeconds" = used.grain AND s."bucketStart" = used.start`;
-    const merged = mergeSketches(new Uint8Array(SKETCH_REGISTERS), sketches.map((sketch) => sketch.registers));
-    return { ...rest, active: estimateDevices(merged) };
+    const table = this.cache.ids;
+    // The raw rows' devices, with each one's sketch register and rank (for the estimate).
+    const h = Prisma.sql`d.h`;
+    const [raw] = await this.db.$queryRaw<(PartText & { registers: string | null; ranks: string | null })[]>`
+      SELECT ${DEVICE_COLUMNS},
+             string_agg(${sketchRegister(h)}::text, ',') AS registers, string_agg((${sketchRank(h)})::text, ',') AS ranks
+        FROM (SELECT a.*, ${deviceHash(Prisma.sql`a."deviceId"`)} AS h FROM (${rawDeviceAggregates(liveRows(plan))}) AS a) AS d`;
+    const parts = [
+      devicePart(raw, table),
+      ...(await this.bucketParts('devices', lists, plan.builds, (used) => this.db.$queryRaw<PartText[]>`
+        SELECT used.grain, used.start, ${DEVICE_COLUMNS}
+          FROM ${used} JOIN "MetricDeviceRollup" d ON d."grainSeconds" = used.grain AND d."bucketStart" = used.start
+         GROUP BY 1, 2`, (text) => devicePart(text, table))),
+    ];
+    const { listed, ...merged } = mergeDevices(parts, table, limit);
+    const sketches = await this.bucketParts('sketch', plan.buckets, plan.builds, (used) =>
+      this.db.$queryRaw<{ grain: number; start: Date; registers: Uint8Array; floor: SqlNumber }[]>`
+        SELECT used.grain, used.start, s."registers", s."floor"
+          FROM ${used} JOIN "MetricDeviceSketch" s ON s."grainSeconds" = used.grain AND s."bucketStart" = used.start`,
+      (row) => ({ registers: new Uint8Array(row.registers), floor: toNumber(row.floor) }));
+    if (sketches.every((sketch) => sketch.floor === 0)) return { ...merged, active: listed };
+    const registers = mergeSketches(new Uint8Array(SKETCH_REGISTERS), sketches.map((sketch) => sketch.registers));
+    const rawDevices = parts[0].ids.length;
+    addRanks(registers, ints(raw.registers, rawDevices), ints(raw.ranks, rawDevices));
+    return { ...merged, active: estimateDevices(registers) };
   }
 
   /**
-   * Keys with at least `minFailures` failures and a failure rate of at least
-   * `minRate` in the window (numeric comparison: 3 of 10 passes 0.3), most failures
-   * first, with how many keys passed in all. Exact: candidates (enough failures) come
-   * from the keys that failed per bucket (MetricKeyRollup_failing_idx, with the
-   * operations of those buckets: a key below the rate there is below it in the window,
-   * and is dropped before its other buckets are read) and the raw rows; then their
-   * operations: looked up key by key and bucket by bucket while that is at most
-   * `maxProbes` lookups, else from every key row of the buckets (PostgreSQL always
-   * estimated few candidates, and with every key failing the lookups took seconds).
+   * Keys with at least `minFailures` failures and a failure rate of at least `minRate`
+   * in the window (exact decimal comparison: 3 of 10 passes 0.3), most failures first
+   * (then by id), with how many keys passed in all. Exact: every failure is in the rows
+   * of the keys that failed per bucket (kept by the process, see bucketParts) or in the
+   * raw rows, so candidates (enough failures) are found in memory; a key below the rate
+   * against the operations of the buckets where it failed (and its raw operations) is
+   * below it in the window, and dropped. Then the candidates' operations in the other
+   * buckets: looked up key by key and bucket by bucket while that is at most `maxProbes`
+   * lookups, else from every key row of the buckets (with every key failing, lookups
+   * took seconds).
    */
-  problemKeys(
+  async problemKeys(
     plan: WindowPlan,
     thresholds: { minFailures: number; minRate: number },
     limit: number,
     maxProbes = MAX_CANDIDATE_PROBES,
-  ): Promise<ProblemKeyRow[]> {
-    const probedCandidates = Math.floor(maxProbes / Math.max(1, plan.buckets.length));
-    return this.db.$queryRaw<ProblemKeyRow[]>`
-      WITH used AS MATERIALIZED (
-        SELECT * FROM ${usedBuckets(plan)}
-      ), raw_keys AS MATERIALIZED (
-        ${rawKeyAggregates(liveRows(plan))}
-      ), candidates AS (
-        SELECT "keyId", sum(failures::int) AS failures
-          FROM (SELECT "keyId", failures, operations FROM raw_keys WHERE failures > 0
-                UNION ALL
-                SELECT k."keyId", k."failures", k."operations"
-                  FROM used JOIN "MetricKeyRollup" k
-                    ON k."grainSeconds" = used.grain AND k."bucketStart" = used.start AND k."failures" > 0) AS failing
-         GROUP BY "keyId"
-        HAVING sum(failures::int) >= ${thresholds.minFailures}
-           -- The operations of the buckets where a key failed are some of its operations in
-           -- the window: short of the rate against those, it is short against all of them.
-           AND sum(failures::int) >= ${String(thresholds.minRate)}::numeric * sum(operations::int)
-      ), rolled AS (
-        -- Few candidates: their row of each bucket, looked up by primary key.
-        SELECT k."keyId", sum(k."operations"::int) AS operations
-          FROM used JOIN "MetricKeyRollup" k ON k."grainSeconds" = used.grain AND k."bucketStart" = used.start
-         WHERE k."keyId" IN (SELECT "keyId" FROM candidates)
-           AND (SELECT count(*) FROM candidates) <= ${probedCandidates}
-         GROUP BY k."keyId"
-        UNION ALL
-        -- Many (every key failing at once): each key row of the buckets read once instead.
-        SELECT k."keyId", sum(k."operations"::int) AS operations
-          FROM used JOIN "MetricKeyRollup" k ON k."grainSeconds" = used.grain AND k."bucketStart" = used.start
-         WHERE (SELECT count(*) FROM candidates) > ${probedCandidates}
-         GROUP BY k."keyId"
-      ), rated AS (
-        SELECT c."keyId", c.failures, coalesce(r.operations, 0) + coalesce(k.operations, 0) AS operations
-          FROM candidates c
-          LEFT JOIN raw_keys r ON r."keyId" = c."keyId"
-          LEFT JOIN rolled k ON k."keyId" = c."keyId"
-      )
-      SELECT "keyId", operations, failures, count(*) OVER () AS matching
-        FROM rated
-       WHERE failures >= ${String(thresholds.minRate)}::numeric * operations
-       ORDER BY failures DESC, "keyId" COLLATE "C"
-       LIMIT ${limit}`;
+  ): Promise<MergedProblemKeys> {
+    const table = this.cache.ids;
+    const [rawText] = await this.db.$queryRaw<PartText[]>`
+      SELECT ${KEY_COLUMNS} FROM (${rawKeyAggregates(liveRows(plan))}) AS k`;
+    const raw = keyPart(rawText, table);
+    const failing = await this.bucketParts('failingKeys', plan.buckets, plan.builds, (used) => this.db.$queryRaw<PartText[]>`
+      SELECT used.grain, used.start, ${KEY_COLUMNS}
+        FROM ${used} JOIN "MetricKeyRollup" k
+          ON k."grainSeconds" = used.grain AND k."bucketStart" = used.start AND k."failures" > 0
+       GROUP BY 1, 2`, (text) => keyPart(text, table));
+    const whereFailed = sumKeyParts([raw, ...failing], table);
+    const passes = problemKeyTest(thresholds);
+    const candidates = whereFailed.failing.filter((id) => passes(whereFailed.failures[id], whereFailed.operations[id]));
+    if (candidates.length === 0 || plan.buckets.length === 0) {
+      return rankProblemKeys(candidates, whereFailed, table, thresholds, limit);
+    }
+    const names = candidates.map((id) => table.names[id]);
+    const probe = candidates.length * plan.buckets.length <= maxProbes;
+    const [rolledText] = await this.db.$queryRaw<PartText[]>`
+      SELECT ${KEY_COLUMNS}
+        FROM (SELECT k."keyId", sum(k."operations"::int) AS operations, 0 AS failures
+                FROM ${usedBuckets(plan)}
+                JOIN "MetricKeyRollup" k ON k."grainSeconds" = used.grain AND k."bucketStart" = used.start
+               WHERE ${probe
+                 // Few candidates: their row of each bucket, looked up by primary key.
+                 ? Prisma.sql`k."keyId" = ANY(${names}::text[])`
+                 // Many: each key row of the buckets read once, matched against them by hash.
+                 : Prisma.sql`k."keyId" IN (SELECT unnest(${names}::text[]))`}
+               GROUP BY 1) AS k`;
+    const window = sumKeyParts([raw, keyPart(rolledText, table)], table);
+    const failures = new Float64Array(window.operations.length);
+    for (const id of candidates) failures[id] = whereFailed.failures[id];
+    return rankProblemKeys(candidates, { operations: window.operations, failures }, table, thresholds, limit);
   }
+
+  /**
+   * The parts of `buckets` of one kind: kept ones from the cache, the others read at
+   * once (`read` gets them as a relation used(grain, start), returns a row per bucket
+   * that has rows) and kept. A bucket without rows has an empty part.
+   */
+  private async bucketParts<K extends 'failingKeys' | 'devices' | 'sketch', R extends { grain: number; start: Date }>(
+    kind: K,
+    buckets: Bucket[],
+    builds: ReadonlyMap<string, string>,
+    read: (used: Prisma.Sql) => Promise<R[]>,
+    decode: (row: R) => (K extends 'failingKeys' ? KeyPart : K extends 'devices' ? DevicePart : SketchPart),
+  ) {
+    type Part = K extends 'failingKeys' ? KeyPart : K extends 'devices' ? DevicePart : SketchPart;
+    const keys = buckets.map((bucket) => bucketKey(bucket.grainSeconds, bucket.start.getTime()));
+    const parts: (Part | undefined)[] = keys.map((key) => this.cache.get(kind, key, builds.get(key)) as Part | undefined);
+    const missing = buckets.filter((_, i) => parts[i] === undefined);
+    if (missing.length > 0) {
+      const found = new Map<string, Part>();
+      for (const row of await read(usedBuckets({ buckets: missing }))) {
+        found.set(bucketKey(row.grain, row.start.getTime()), decode(row));
+      }
+      keys.forEach((key, i) => {
+        if (parts[i] !== undefined) return;
+        const part = found.get(key) ?? (EMPTY[kind] as Part);
+        this.cache.put(kind, key, builds.get(key), part as never);
+        parts[i] = part;
+      });
+    }
+    return parts as Part[];
+  }
+}
+
+const EMPTY = {
+  failingKeys: { ids: new Int32Array(0), operations: new Int32Array(0), failures: new Int32Array(0) } satisfies KeyPart,
+  devices: {
+    ids: new Int32Array(0), operations: new Int32Array(0), failures: new Int32Array(0),
+    rejections: new Int32Array(0), lastRejected: new Float64Array(0),
+  } satisfies DevicePart,
+  sketch: { registers: new Uint8Array(SKETCH_REGISTERS), floor: 0 } satisfies SketchPart,
+};
+
+/** Key rows (k) as one row of text columns, in the same order (every aggregate of a group reads its rows in one order). */
+const KEY_COLUMNS = Prisma.sql`
+  json_agg(k."keyId")::text AS ids, string_agg(k."operations"::text, ',') AS operations,
+  string_agg(k."failures"::text, ',') AS failures`;
+/** Device rows (d) likewise; the last rejection in epoch milliseconds, N for none. */
+const DEVICE_COLUMNS = Prisma.sql`
+  json_agg(d."deviceId")::text AS ids, string_agg(d."operations"::text, ',') AS operations,
+  string_agg(d."failures"::text, ',') AS failures, string_agg(d."rateLimited"::text, ',') AS rejections,
+  string_agg(coalesce((extract(epoch FROM d."lastRateLimitedAt") * 1000)::bigint::text, 'N'), ',') AS "lastRejected"`;
+
+function ints(text: string | null | undefined, count: number): Int32Array {
+  const values = new Int32Array(count);
+  if (!text) return values;
+  const items = text.split(',');
+  for (let i = 0; i < count; i += 1) {
+    const value = Number(items[i]);
+    if (!(value >= 0 && value <= 0x7fffffff)) throw new Error('a rollup count out of int range');
+    values[i] = value;
+  }
+  return values;
+}
+
+function internedIds(text: string | null, table: IdTable): Int32Array {
+  const names = text ? (JSON.parse(text) as string[]) : [];
+  return Int32Array.from(names, (name) => table.intern(name));
+}
+
+function keyPart(text: PartText, table: IdTable): KeyPart {
+  const ids = internedIds(text.ids, table);
+  return { ids, operations: ints(text.operations, ids.length), failures: ints(text.failures, ids.length) };
+}
+
+function devicePart(text: PartText, table: IdTable): DevicePart {
+  const ids = internedIds(text.ids, table);
+  const lastRejected = new Float64Array(ids.length).fill(Number.NaN);
+  (text.lastRejected ?? '').split(',').forEach((value, i) => {
+    if (i < ids.length && value !== 'N') lastRejected[i] = Number(value);
+  });
+  return {
+    ids,
+    operations: ints(text.operations, ids.length),
+    failures: ints(text.failures, ids.length),
+    rejections: ints(text.rejections, ids.length),
+    lastRejected,
+  };
 }
 
 /**
@@ -419,7 +504,7 @@ function liveRows(plan: WindowPlan): Prisma.Sql {
 }
 
 /** The plan's rolled-up buckets as a relation used(grain, start). */
-function usedBuckets(plan: WindowPlan): Prisma.Sql {
+function usedBuckets(plan: { buckets: Bucket[] }): Prisma.Sql {
   return Prisma.sql`unnest(${plan.buckets.map((bucket) => bucket.grainSeconds)}::int[],
                            ${isoList(plan.buckets.map((bucket) => bucket.start))}::timestamptz[]) AS used(grain, start)`;
 }

@@ -17,6 +17,8 @@ const PASS_SIZE = 500;
 const BUILD_TIMEOUT_MS = 10 * 60_000;
 
 const ROLLUP_TABLES = ['MetricRollup', 'MetricDeviceRollup', 'MetricDeviceSketch', 'MetricKeyRollup'];
+/** A built bucket's build number (rollup-bucket-cache.ts): not counted as rollup rows. */
+const BUILD_TABLE = 'MetricRollupBuild';
 
 type Outcome = 'built' | 'busy' | 'gone' | 'waiting' | 'expired';
 
@@ -108,7 +110,7 @@ export class MetricRollups implements OnApplicationBootstrap, BeforeApplicationS
     const cutoff = new Date(now.getTime() - this.config.metrics.rollupRetentionDays * DAY_MS);
     const ended = Prisma.sql`"bucketStart" < ${cutoff} AND "bucketStart" + make_interval(secs => "grainSeconds") <= ${cutoff}`;
     const counts = await this.prisma.$transaction(
-      [...ROLLUP_TABLES, 'MetricRollupDirty'].map((table) =>
+      [...ROLLUP_TABLES, BUILD_TABLE, 'MetricRollupDirty'].map((table) =>
         this.prisma.$executeRaw`DELETE FROM ${Prisma.raw(`"${table}"`)} WHERE ${ended}`),
     );
     return counts.slice(0, ROLLUP_TABLES.length).reduce((sum, count) => sum + count, 0);
@@ -160,11 +162,13 @@ export class MetricRollups implements OnApplicationBootstrap, BeforeApplicationS
                               WHERE "grainSeconds" = ${finer} AND "bucketStart" >= ${start} AND "bucketStart" < ${end}) AS waiting`;
             if (waiting) throw new Rollback();
           }
-          for (const table of ROLLUP_TABLES) {
+          for (const table of [...ROLLUP_TABLES, BUILD_TABLE]) {
             await tx.$executeRaw`DELETE FROM ${Prisma.raw(`"${table}"`)} WHERE "grainSeconds" = ${grainSeconds} AND "bucketStart" = ${start}`;
           }
           if (finer === null) await this.buildFromRaw(tx, grainSeconds, start, end);
           else await this.buildFromFiner(tx, grainSeconds, finer, start, end);
+          // A new number (the sequence's next): what processes keep of the old build is stale.
+          await tx.$executeRaw`INSERT INTO "MetricRollupBuild" ("grainSeconds", "bucketStart") VALUES (${grainSeconds}, ${start})`;
           return 'built';
         },
         { maxWait: 10_000, timeout: BUILD_TIMEOUT_MS },

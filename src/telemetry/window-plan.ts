@@ -19,6 +19,8 @@ export interface Bucket {
 export interface WindowPlan {
   buckets: Bucket[];
   raw: { from: Date; to: Date }[];
+  /** Build numbers of the buckets built (bucketKey: MetricRollupBuild.build), for RollupBucketCache. */
+  builds: ReadonlyMap<string, string>;
 }
 
 export const bucketKey = (grainSeconds: number, startMs: number) => `${grainSeconds}:${startMs}`;
@@ -31,9 +33,9 @@ export const bucketKey = (grainSeconds: number, startMs: number) => `${grainSeco
  * that partial 10 minutes raw, and the open 10 minutes (dirty while rows come in) too:
  * about 10 minutes of raw rows in all, plus any bucket the step has not caught up with.
  */
-export function planWindow(from: Date, to: Date, dirty: Set<string>): WindowPlan {
+export function planWindow(from: Date, to: Date, dirty: Set<string>): Omit<WindowPlan, 'builds'> {
   const end = to.getTime() + 1;
-  const plan: WindowPlan = { buckets: [], raw: [] };
+  const plan: Omit<WindowPlan, 'builds'> = { buckets: [], raw: [] };
   const finest = FINEST_GRAIN_SECONDS * 1000;
   for (let t = from.getTime(); t < end; ) {
     const grain = GRAINS_SECONDS.find((seconds) => {

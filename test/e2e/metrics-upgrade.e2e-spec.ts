@@ -20,6 +20,8 @@ async function migrate(url: string, ...args: string[]): Promise<string> {
   return stdout;
 }
 
+/** The migration that numbers rollup builds. */
+const BUILD_NUMBERS = '20261214000000_metric_rollup_builds';
 /** The last migration before EncryptionMetric was partitioned. */
 const BEFORE_PARTITIONING = '20261210000000_cache_invalidation_notifications';
 
@@ -83,6 +85,36 @@ describe('metrics upgrade: partitioning and rollups over existing rows', () => {
       await t.app.get(MetricRollups).run();
       expect(await t.prisma.metricRollup.count()).toBeGreaterThan(40);
       for (const hours of [3, 24, 720]) await expectSummaryMatchesRawRows(t, hours);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('numbers the buckets rolled up before build numbers existed, so that the summary can keep them', async () => {
+    // The state before 20261214000000_metric_rollup_builds: rollups built, no MetricRollupBuild.
+    const clock = new TestClock();
+    clock.set(NOW);
+    let t = await startTestApp({ database, clock });
+    let built: number;
+    try {
+      await t.app.get(MetricRollups).run();
+      built = await t.prisma.metricRollupBuild.count();
+      expect(built).toBeGreaterThan(300);
+    } finally {
+      await t.close();
+    }
+    await onServer(database.url, (client) => client.query(`
+      DROP TABLE "MetricRollupBuild";
+      DELETE FROM "_prisma_migrations" WHERE "migration_name" = '${BUILD_NUMBERS}'`));
+
+    expect(await migrate(database.url)).toMatch(new RegExp(`^applied: ${BUILD_NUMBERS}\n$`));
+    t = await startTestApp({ database, clock });
+    try {
+      const numbered = await t.prisma.$queryRaw<{ buckets: number; numbers: number }[]>`
+        SELECT count(*)::int AS buckets, count(DISTINCT "build")::int AS numbers FROM "MetricRollupBuild"`;
+      expect(numbered).toEqual([{ buckets: built, numbers: built }]);
+      // Twice: the second summary reads the buckets the first kept.
+      for (const hours of [3, 24, 720, 3, 24, 720]) await expectSummaryMatchesRawRows(t, hours);
     } finally {
       await t.close();
     }

@@ -1,0 +1,145 @@
+/**
+ * What one process keeps of closed buckets' rollups for the metrics summary (the keys
+ * that failed, the device lists and sketches), so that a summary reads from PostgreSQL only the buckets it has not seen
+ * yet (or that were rebuilt since) and the raw rows of the window's open edges.
+ *
+ * Why it is exact: an entry is keyed by its bucket AND the bucket's build number
+ * (MetricRollupBuild, new at every rebuild, read in the summary's snapshot), and a
+ * build's rollups never change; a bucket without a build number is never kept.
+ *
+ * Why it is small: ids (key and device ids) are interned once per process and the
+ * rows kept as typed arrays, 12 bytes a key row and 24 a device row; entries are
+ * evicted least recently used first past `budgetBytes`, and the id table is emptied
+ * with everything when it alone outgrows half the budget (ids of buckets long gone).
+ */
+
+/** Key and device ids as small integers. Replaced, not cleared, so old parts never mix with a new table. */
+export class IdTable {
+  private readonly ids = new Map<string, number>();
+  readonly names: string[] = [];
+
+  intern(name: string): number {
+    let id = this.ids.get(name);
+    if (id === undefined) {
+      id = this.names.length;
+      this.ids.set(name, id);
+      this.names.push(name);
+    }
+    return id;
+  }
+
+  /** Rough bytes: the name, the map entry and the array slot. */
+  get bytes(): number {
+    return this.names.length * 120;
+  }
+}
+
+/** MetricKeyRollup rows of one bucket. */
+export interface KeyPart {
+  ids: Int32Array;
+  operations: Int32Array;
+  failures: Int32Array;
+}
+
+/** One bucket's MetricDeviceRollup rows (lastRejected: epoch ms, NaN when none). */
+export interface DevicePart {
+  ids: Int32Array;
+  operations: Int32Array;
+  failures: Int32Array;
+  rejections: Int32Array;
+  lastRejected: Float64Array;
+}
+
+/** One bucket's MetricDeviceSketch row. */
+export interface SketchPart {
+  registers: Uint8Array;
+  floor: number;
+}
+
+interface PartKinds {
+  /** The keys that failed in the bucket (MetricKeyRollup rows with failures). */
+  failingKeys: KeyPart;
+  devices: DevicePart;
+  sketch: SketchPart;
+}
+export type PartKind = keyof PartKinds;
+
+interface Entry {
+  build: string;
+  table: IdTable;
+  part: unknown;
+  bytes: number;
+}
+
+const ENTRY_OVERHEAD_BYTES = 200;
+
+function bytesOf(part: KeyPart | DevicePart | SketchPart): number {
+  if ('registers' in part) return part.registers.byteLength + ENTRY_OVERHEAD_BYTES;
+  const arrays = Object.values(part) as ArrayBufferView[];
+  return arrays.reduce((sum, array) => sum + array.byteLength, ENTRY_OVERHEAD_BYTES);
+}
+
+export class RollupBucketCache {
+  private readonly entries = new Map<string, Entry>();
+  private usedBytes = 0;
+  private table = new IdTable();
+
+  constructor(private readonly budgetBytes: number) {}
+
+  /** The id table parts must be interned with (the current one). */
+  get ids(): IdTable {
+    return this.table;
+  }
+
+  get size(): { entries: number; bytes: number; ids: number } {
+    return { entries: this.entries.size, bytes: this.usedBytes + this.table.bytes, ids: this.table.names.length };
+  }
+
+  get<K extends PartKind>(kind: K, bucket: string, build: string | undefined): PartKinds[K] | undefined {
+    if (build === undefined) return undefined;
+    const key = `${kind}:${bucket}`;
+    const entry = this.entries.get(key);
+    if (!entry || entry.build !== build || entry.table !== this.table) return undefined;
+    // Most recently used last.
+    this.entries.delete(key);
+    this.entries.set(key, entry);
+    return entry.part as PartKinds[K];
+  }
+
+  /** Keeps a part (interned with `ids`) unless it has no build number or is too big to keep. */
+  put<K extends PartKind>(kind: K, bucket: string, build: string | undefined, part: PartKinds[K]): void {
+    const key = `${kind}:${bucket}`;
+    this.remove(key);
+    if (build === undefined) return;
+    const bytes = bytesOf(part);
+    if (bytes > this.budgetBytes / 2) return;
+    this.entries.set(key, { build, table: this.table, part, bytes });
+    this.usedBytes += bytes;
+    this.evict();
+  }
+
+  /**
+   * Called once a summary is done with its parts: empties everything when the id table
+   * outgrew half the budget (never during a summary: its parts use the current table).
+   */
+  trim(): void {
+    if (this.table.bytes <= this.budgetBytes / 2) return;
+    this.entries.clear();
+    this.usedBytes = 0;
+    this.table = new IdTable();
+  }
+
+  private evict() {
+    for (const [key] of this.entries) {
+      if (this.usedBytes + this.table.bytes <= this.budgetBytes) return;
+      this.remove(key);
+    }
+  }
+
+  private remove(key: string) {
+    const entry = this.entries.get(key);
+    if (!entry) return;
+    this.entries.delete(key);
+    this.usedBytes -= entry.bytes;
+  }
+}

@@ -1,0 +1,146 @@
+import type { DevicePart, IdTable, KeyPart } from './rollup-bucket-cache';
+
+/**
+ * The summary's device and problem-key figures merged in memory from bucket parts
+ * (rollup-bucket-cache.ts) and the raw rows' part, with the same results and order as
+ * the SQL they replace: counts summed per id, ties broken by id in PostgreSQL's "C"
+ * collation, the failure rate compared as exact decimals.
+ */
+
+/** PostgreSQL's COLLATE "C" (UTF-8 bytes, so code points) for JavaScript strings. */
+export function compareC(a: string, b: string): number {
+  const length = Math.min(a.length, b.length);
+  for (let i = 0; i < length; i += 1) {
+    if (a.charCodeAt(i) !== b.charCodeAt(i)) return a.codePointAt(i)! - b.codePointAt(i)!;
+  }
+  return a.length - b.length;
+}
+
+/** A decimal as the fraction PostgreSQL's numeric reads from its text (String(0.2) = "0.2": 2/10). */
+export function decimalFraction(value: number): { numerator: bigint; denominator: bigint } {
+  const [mantissa, exponent = '0'] = String(value).split('e');
+  const [whole, fraction = ''] = mantissa.split('.');
+  let numerator = BigInt(whole + fraction);
+  let scale = fraction.length - Number(exponent);
+  if (scale < 0) {
+    numerator *= 10n ** BigInt(-scale);
+    scale = 0;
+  }
+  return { numerator, denominator: 10n ** BigInt(scale) };
+}
+
+/** The first `limit` of `ids` by `before` (a strict order), in that order. */
+function firstBy(ids: Iterable<number>, limit: number, before: (a: number, b: number) => boolean): number[] {
+  const best: number[] = [];
+  if (limit <= 0) return best;
+  for (const id of ids) {
+    if (best.length === limit && !before(id, best[limit - 1])) continue;
+    let at = best.length === limit ? limit - 1 : best.length;
+    while (at > 0 && before(id, best[at - 1])) {
+      best[at] = best[at - 1];
+      at -= 1;
+    }
+    best[at] = id;
+  }
+  return best;
+}
+
+export interface MergedDevices {
+  /** Devices in any part. */
+  listed: number;
+  top: { deviceId: string; operations: number; failures: number }[];
+  rateLimitedCount: number;
+  rateLimited: { deviceId: string; rejections: number; lastRejectedAt: Date }[];
+}
+
+export function mergeDevices(parts: DevicePart[], table: IdTable, limit: number): MergedDevices {
+  const size = table.names.length;
+  const operations = new Float64Array(size);
+  const failures = new Float64Array(size);
+  const rejections = new Float64Array(size);
+  const lastRejected = new Float64Array(size).fill(-Infinity);
+  const seen = new Uint8Array(size);
+  const listed: number[] = [];
+  for (const part of parts) {
+    for (let row = 0; row < part.ids.length; row += 1) {
+      const id = part.ids[row];
+      if (seen[id] === 0) {
+        seen[id] = 1;
+        listed.push(id);
+      }
+      operations[id] += part.operations[row];
+      failures[id] += part.failures[row];
+      rejections[id] += part.rejections[row];
+      if (part.lastRejected[row] > lastRejected[id]) lastRejected[id] = part.lastRejected[row];
+    }
+  }
+  const { names } = table;
+  const refused = listed.filter((id) => rejections[id] > 0);
+  const busiest = firstBy(listed, limit, (a, b) => operations[a] > operations[b] || (operations[a] === operations[b] && compareC(names[a], names[b]) < 0));
+  const mostRefused = firstBy(refused, limit, (a, b) => rejections[a] > rejections[b] || (rejections[a] === rejections[b] && compareC(names[a], names[b]) < 0));
+  return {
+    listed: listed.length,
+    top: busiest.map((id) => ({ deviceId: names[id], operations: operations[id], failures: failures[id] })),
+    rateLimitedCount: refused.length,
+    rateLimited: mostRefused.map((id) => ({ deviceId: names[id], rejections: rejections[id], lastRejectedAt: new Date(lastRejected[id]) })),
+  };
+}
+
+export interface MergedProblemKeys {
+  /** Keys over both thresholds. */
+  count: number;
+  keys: { keyId: string; operations: number; failures: number }[];
+}
+
+/** Sums of key parts by id: operations and failures, and the ids that failed, in the order first seen. */
+export interface KeyTotals {
+  operations: Float64Array;
+  failures: Float64Array;
+  failing: number[];
+}
+
+export function sumKeyParts(parts: KeyPart[], table: IdTable): KeyTotals {
+  const size = table.names.length;
+  const totals: KeyTotals = { operations: new Float64Array(size), failures: new Float64Array(size), failing: [] };
+  const seen = new Uint8Array(size);
+  for (const part of parts) {
+    for (let row = 0; row < part.ids.length; row += 1) {
+      const id = part.ids[row];
+      totals.operations[id] += part.operations[row];
+      if (part.failures[row] > 0) {
+        totals.failures[id] += part.failures[row];
+        if (seen[id] === 0) {
+          seen[id] = 1;
+          totals.failing.push(id);
+        }
+      }
+    }
+  }
+  return totals;
+}
+
+/** failures / operations at least minRate, compared as exact decimals (numeric in SQL), with at least minFailures failures. */
+export function problemKeyTest(thresholds: { minFailures: number; minRate: number }) {
+  const { numerator, denominator } = decimalFraction(thresholds.minRate);
+  return (failures: number, operations: number) =>
+    failures >= thresholds.minFailures && BigInt(failures) * denominator >= numerator * BigInt(operations);
+}
+
+/** Of `ids`, those over both thresholds: how many, and the first `limit` by failures (most first), then id. */
+export function rankProblemKeys(
+  ids: number[],
+  totals: { operations: ArrayLike<number>; failures: ArrayLike<number> },
+  table: IdTable,
+  thresholds: { minFailures: number; minRate: number },
+  limit: number,
+): MergedProblemKeys {
+  const { operations, failures } = totals;
+  const passes = problemKeyTest(thresholds);
+  const problems = ids.filter((id) => passes(failures[id], operations[id]));
+  const { names } = table;
+  const first = firstBy(problems, limit, (a, b) => failures[a] > failures[b] || (failures[a] === failures[b] && compareC(names[a], names[b]) < 0));
+  return {
+    count: problems.length,
+    keys: first.map((id) => ({ keyId: names[id], operations: operations[id], failures: failures[id] })),
+  };
+}
