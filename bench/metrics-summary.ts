@@ -14,7 +14,9 @@
  * statement per day, timestamps spread over [now - hours, now], so the open hour has
  * rows too) and ClientEncryptionKey, runs VACUUM ANALYZE, lets the rollup step catch up
  * (timed), then times MetricsSummaryService.summarize(hours), the code behind the
- * GraphQL query, and its parts, next to one count(*) over the window's raw rows.
+ * GraphQL query: its first call in the process (nothing kept yet), then runs with what
+ * the process keeps of closed buckets, runs with nothing kept, and its parts, next to
+ * one count(*) over the window's raw rows.
  * Prints name=value pairs last.
  */
 import 'reflect-metadata';
@@ -26,7 +28,7 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { Clock, CommonModule } from '../src/common';
 import { ConfigModule } from '../src/config';
-import { DatabaseModule } from '../src/database';
+import { DatabaseModule, PrismaService } from '../src/database';
 import { KeysService } from '../src/keys';
 import { MetricsModule } from '../src/metrics';
 import { MetricsSummaryService, SUMMARY_LIST_LIMIT } from '../src/metrics/metrics-summary.service';
@@ -95,7 +97,16 @@ async function main() {
       }
 
       const summary = app.get(MetricsSummaryService);
+      const firstStarted = performance.now();
       const result = await summary.summarize(hours);
+      const first = performance.now() - firstStarted;
+      out(`first summary of the process (nothing kept yet): ${first.toFixed(0)} ms`);
+      const keepStarted = performance.now();
+      await repository.keepingDone();
+      const keeping = performance.now() - keepStarted;
+      const kept = repository.keptRollups();
+      out(`then kept in the background in ${keeping.toFixed(0)} ms: ${kept.entries} bucket parts, ` +
+        `${(kept.bytes / 1024 / 1024).toFixed(1)} MB with ${kept.ids} interned ids`);
       out(`summary sees ${result.totals.total} rows in the window, ${result.devices.active} devices, ` +
         `${result.problematicKeys.count} problem keys`);
       const plan = await repository.inSnapshot(([reads]) => reads.plan(window));
@@ -104,6 +115,11 @@ async function main() {
 
       out(`\nsummarize(${hours}), ${runs} runs:`);
       const whole = report('whole summary (one snapshot)', await time(runs, () => summary.summarize(hours)));
+      // The same code with nothing kept between summaries (METRICS_SUMMARY_CACHE_MB=0): every bucket read each time.
+      const keepNothing = { ...config, metrics: { ...config.metrics, summaryCacheBytes: 0 } };
+      const uncached = new MetricsSummaryService(
+        keepNothing, new MetricEventsRepository(app.get(PrismaService), keepNothing), app.get(KeysService), clock);
+      const unkept = report('  ... with nothing kept', await time(runs, () => uncached.summarize(hours)));
       const thresholds = { minFailures: config.metrics.problemKeyMinFailures, minRate: config.metrics.problemKeyFailureRate };
       report('  plan', await time(runs, () => repository.inSnapshot(([reads]) => reads.plan(window))));
       report('  plan + operations + histograms', await time(runs, () => repository.inSnapshot(async ([reads]) => reads.operations(await reads.plan(window)))));
@@ -113,7 +129,7 @@ async function main() {
       const scan = report('count(*) over the raw rows of the window', await time(3, () => countRaw(database.url, window)));
       out(`\nhours=${hours} rows=${rows} devices=${devices} keys=${keys} failing_keys=${failingKeys || keys} load_s=${facts.loadSeconds.toFixed(1)} ` +
         `rollup_catch_up_s=${facts.rollupSeconds.toFixed(1)} rollup_buckets=${facts.rollupBuckets} ` +
-        `summary_p50_ms=${whole.toFixed(1)} raw_count_ms=${scan.toFixed(1)} ratio=${(scan / whole).toFixed(1)}`);
+        `summary_first_ms=${first.toFixed(1)} keep_ms=${keeping.toFixed(0)} kept_mb=${(kept.bytes / 1024 / 1024).toFixed(1)} summary_p50_ms=${whole.toFixed(1)} summary_nothing_kept_p50_ms=${unkept.toFixed(1)} raw_count_ms=${scan.toFixed(1)} ratio=${(scan / whole).toFixed(1)}`);
     } finally {
       await app.close();
     }

@@ -21,10 +21,10 @@ export {
   MetricEventsRepository,
   MetricsReads,
   MetricWindow,
-  OperationAggregateRow,
   WindowDevices,
 } from './metric-events.repository';
 export { MergedProblemKeys as WindowProblemKeys } from './window-merge';
+export { OperationAggregateRow } from './rollup-bucket-cache';
 export { MetricRollups, RollupRun } from './metric-rollups';
 export { MetricsRecorder } from './metrics.recorder';
 export { OPERATIONS, OperationName } from './operations';

@@ -1,7 +1,11 @@
+import type { SqlNumber } from '../database';
+import type { Bucket } from './window-plan';
+
 /**
- * What one process keeps of closed buckets' rollups for the metrics summary (the keys
- * that failed, the device lists and sketches), so that a summary reads from PostgreSQL only the buckets it has not seen
- * yet (or that were rebuilt since) and the raw rows of the window's open edges.
+ * What one process keeps of closed buckets' rollups for the metrics summary (operation
+ * rows, the keys that failed, device lists and sketches), so that a summary reads from
+ * PostgreSQL only the buckets it has not seen yet (or that were rebuilt since) and the
+ * raw rows of the window's open edges.
  *
  * Why it is exact: an entry is keyed by its bucket AND the bucket's build number
  * (MetricRollupBuild, new at every rebuild, read in the summary's snapshot), and a
@@ -34,19 +38,22 @@ export class IdTable {
   }
 }
 
+type Counts = Int32Array | Float64Array;
+
 /** MetricKeyRollup rows of one bucket. */
 export interface KeyPart {
   ids: Int32Array;
-  operations: Int32Array;
-  failures: Int32Array;
+  /** Int32Array for one bucket; Float64Array where buckets were summed. */
+  operations: Counts;
+  failures: Counts;
 }
 
 /** One bucket's MetricDeviceRollup rows (lastRejected: epoch ms, NaN when none). */
 export interface DevicePart {
   ids: Int32Array;
-  operations: Int32Array;
-  failures: Int32Array;
-  rejections: Int32Array;
+  operations: Counts;
+  failures: Counts;
+  rejections: Counts;
   lastRejected: Float64Array;
 }
 
@@ -56,13 +63,36 @@ export interface SketchPart {
   floor: number;
 }
 
+/**
+ * Durations of the rows of one (operation, status, errorReason), in microseconds, with
+ * their histogram (duration-histogram.ts): from rollups and raw rows alike.
+ */
+export interface OperationAggregateRow {
+  operation: string;
+  status: string;
+  errorReason: string | null;
+  count: SqlNumber;
+  sumMicros: SqlNumber;
+  minMicros: SqlNumber;
+  maxMicros: SqlNumber;
+  bins: number[];
+  counts: SqlNumber[];
+}
+
+/** One bucket's MetricRollup rows. */
+export interface OperationsPart {
+  rows: OperationAggregateRow[];
+}
+
 interface PartKinds {
+  operations: OperationsPart;
   /** The keys that failed in the bucket (MetricKeyRollup rows with failures). */
   failingKeys: KeyPart;
   devices: DevicePart;
   sketch: SketchPart;
 }
 export type PartKind = keyof PartKinds;
+export type PartOf<K extends PartKind> = PartKinds[K];
 
 interface Entry {
   build: string;
@@ -73,8 +103,10 @@ interface Entry {
 
 const ENTRY_OVERHEAD_BYTES = 200;
 
-function bytesOf(part: KeyPart | DevicePart | SketchPart): number {
+function bytesOf(part: PartKinds[PartKind]): number {
   if ('registers' in part) return part.registers.byteLength + ENTRY_OVERHEAD_BYTES;
+  // A row's strings and numbers, and its histogram's two arrays.
+  if ('rows' in part) return part.rows.reduce((sum, row) => sum + 250 + row.bins.length * 20, ENTRY_OVERHEAD_BYTES);
   const arrays = Object.values(part) as ArrayBufferView[];
   return arrays.reduce((sum, array) => sum + array.byteLength, ENTRY_OVERHEAD_BYTES);
 }
@@ -85,6 +117,20 @@ export class RollupBucketCache {
   private table = new IdTable();
 
   constructor(private readonly budgetBytes: number) {}
+
+  private wanted: { kind: PartKind; buckets: Bucket[] }[] = [];
+
+  /** Notes buckets a summary read summed (not one by one), to be read and kept in the background. */
+  want(kind: PartKind, buckets: Bucket[]): void {
+    if (this.budgetBytes > 0) this.wanted.push({ kind, buckets });
+  }
+
+  /** The buckets wanted since the last call. */
+  takeWanted(): { kind: PartKind; buckets: Bucket[] }[] {
+    const wanted = this.wanted;
+    this.wanted = [];
+    return wanted;
+  }
 
   /** The id table parts must be interned with (the current one). */
   get ids(): IdTable {

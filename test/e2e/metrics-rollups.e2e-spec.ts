@@ -2,6 +2,7 @@ import { MetricsSummaryService } from '../../src/metrics/metrics-summary.service
 import { DEVICE_COUNT_STANDARD_ERROR, MetricEventsRepository, MetricRollups } from '../../src/telemetry';
 import { ALIGNED, expectSummaryMatchesRawRows, HOUR, NOW, seedRows } from '../support/metrics-oracle';
 import { startTestApp, TestApp } from '../support/test-app';
+import { TestClock } from '../support/test-clock';
 
 /**
  * The summary from rollups (closed buckets) plus raw rows (the rest) against today's
@@ -39,6 +40,27 @@ describe('metrics rollups: the summary equals the raw-row answer', () => {
       ['2026-06-03T12:20:00.000Z', '2026-06-03T12:23:45.679Z'],
     ]);
     for (const hours of HOURS) await expectSummaryMatchesRawRows(t, hours);
+  });
+
+  it('reads the buckets a process lacks summed, keeps them in the background, then answers from them', async () => {
+    // A second process on the same database (its clock at NOW from the start, as its rollup step's): it keeps nothing yet.
+    const clock = new TestClock();
+    clock.set(NOW);
+    const other = await startTestApp({ database: t.database, clock, env: { METRICS_PROBLEM_KEY_MIN_FAILURES: '3', METRICS_PROBLEM_KEY_FAILURE_RATE: '0.2' } });
+    try {
+      const events = other.app.get(MetricEventsRepository);
+      expect(events.keptRollups().entries).toBe(0);
+      await expectSummaryMatchesRawRows(other, 720);
+      const readEach = events.keptRollups().entries;
+      await events.keepingDone();
+      const kept = events.keptRollups().entries;
+      // 720 h: hours of 3 days for device lists, beyond what one summary reads bucket by bucket.
+      expect(kept).toBeGreaterThan(readEach + 48);
+      await expectSummaryMatchesRawRows(other, 720);
+      expect(events.keptRollups().entries).toBe(kept);
+    } finally {
+      await other.close();
+    }
   });
 
   it('on the hour too (a window that starts on a bucket edge)', async () => {
