@@ -6,7 +6,7 @@ import { type MetricEvent, NOT_KEY_FAILURE_REASONS } from './metric-event';
 import type { OperationName } from './operations';
 import { addRanks, deviceHash, estimateDevices, mergeSketches, SKETCH_REGISTERS, sketchRank, sketchRegister } from './device-sketch';
 import { Bucket, bucketKey, planWindow, WindowPlan } from './window-plan';
-import { OperationAggregateRow, PartKind, PartOf, RollupBucketCache } from './rollup-bucket-cache';
+import { KeyPart, OperationAggregateRow, PartKind, PartOf, RollupBucketCache } from './rollup-bucket-cache';
 import {
   counts,
   DEVICE_COLUMNS,
@@ -21,7 +21,7 @@ import {
   usedBuckets,
   withDeviceLists,
 } from './bucket-parts';
-import { MergedDevices, MergedProblemKeys, mergeDevices, problemKeyTest, rankProblemKeys, sumKeyParts } from './window-merge';
+import { KeyTotals, MergedDevices, MergedProblemKeys, mergeDevices, problemKeyTest, rankProblemKeys, sumKeyParts } from './window-merge';
 
 const KEY_GENERATION: OperationName = 'generate';
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -381,8 +381,8 @@ export class MetricsReads {
     const [rawRow] = await this.db.$queryRaw<PartRow[]>`
       SELECT ${KEY_COLUMNS} FROM (${rawKeyAggregates(liveRows(plan))}) AS k`;
     const raw = keyPart(rawRow, table);
-    const failing = await this.parts('failingKeys', plan.buckets, plan.builds);
-    const whereFailed = sumKeyParts([raw, ...failing], table);
+    const whereFailed = (await this.candidatesInSql(plan, raw, thresholds)) ??
+      sumKeyParts([raw, ...(await this.parts('failingKeys', plan.buckets, plan.builds))], table);
     const passes = problemKeyTest(thresholds);
     const candidates = whereFailed.failing.filter((id) => passes(whereFailed.failures[id], whereFailed.operations[id]));
     if (candidates.length === 0 || plan.buckets.length === 0) {
@@ -405,6 +405,42 @@ export class MetricsReads {
     const failures = new Float64Array(window.operations.length);
     for (const id of candidates) failures[id] = whereFailed.failures[id];
     return rankProblemKeys(candidates, { operations: window.operations, failures }, table, thresholds, limit);
+  }
+
+  /**
+   * When the process keeps none of the window's failing keys and the window is long
+   * (its first summary): the candidates found in SQL, as the totals of their failing
+   * rows (with the raw rows' failing keys, passed in), instead of a row per key that
+   * failed anywhere (50,000 at 720 h in the bench; all keys of a big deployment); the
+   * buckets are then kept in the background. Otherwise undefined.
+   */
+  private async candidatesInSql(
+    plan: WindowPlan,
+    raw: KeyPart,
+    thresholds: { minFailures: number; minRate: number },
+  ): Promise<KeyTotals | undefined> {
+    const hours = plan.buckets.reduce((sum, bucket) => sum + bucket.grainSeconds / 3600, 0);
+    if (hours <= READ_EACH_AT_MOST_HOURS) return undefined;
+    const keys = plan.buckets.map((bucket) => bucketKey(bucket.grainSeconds, bucket.start.getTime()));
+    if (keys.some((key) => this.cache.get('failingKeys', key, plan.builds.get(key)) !== undefined)) return undefined;
+    const table = this.cache.ids;
+    const rawFailing = [...raw.ids.keys()].filter((row) => raw.failures[row] > 0);
+    const [row] = await this.db.$queryRaw<PartRow[]>`
+      SELECT ${KEY_COLUMNS}
+        FROM (SELECT "keyId", sum(operations) AS operations, sum(failures) AS failures
+                FROM (SELECT k."keyId", k."operations"::int AS operations, k."failures"::int AS failures
+                        FROM ${usedBuckets(plan.buckets)}
+                        JOIN "MetricKeyRollup" k
+                          ON k."grainSeconds" = used.grain AND k."bucketStart" = used.start AND k."failures" > 0
+                      UNION ALL
+                      SELECT * FROM unnest(${rawFailing.map((i) => table.names[raw.ids[i]])}::text[],
+                                           ${rawFailing.map((i) => raw.operations[i])}::int[],
+                                           ${rawFailing.map((i) => raw.failures[i])}::int[])) AS failing
+               GROUP BY 1
+              HAVING sum(failures) >= ${thresholds.minFailures}
+                 AND sum(failures) >= ${String(thresholds.minRate)}::numeric * sum(operations)) AS k`;
+    this.cache.want('failingKeys', plan.buckets);
+    return sumKeyParts([keyPart(row, table)], table);
   }
 
   /** Reads and keeps the parts of `buckets` this process lacks, at their build numbers now (the background filling). */
