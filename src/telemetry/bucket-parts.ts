@@ -44,9 +44,15 @@ export const DEVICE_COLUMNS = Prisma.sql`
   string_agg(d."failures"::text, ',') AS failures, string_agg(d."rateLimited"::text, ',') AS rejections,
   string_agg(coalesce((extract(epoch FROM d."lastRateLimitedAt") * 1000)::bigint::text, 'N'), ',') AS "lastRejected"`;
 
-const joined = (table: string, alias: string, used: Prisma.Sql, extra = Prisma.empty) =>
+/** `used` (a relation used(grain, start)) joined with the rows of rollup `table` (as `alias`) of its buckets, `extra` added to the join. */
+export const joined = (table: string, alias: string, used: Prisma.Sql, extra = Prisma.empty) =>
   Prisma.sql`${used} JOIN ${Prisma.raw(`"${table}" ${alias}`)}
                ON ${Prisma.raw(alias)}."grainSeconds" = used.grain AND ${Prisma.raw(alias)}."bucketStart" = used.start ${extra}`;
+
+/** Hours the buckets cover. */
+export function hoursOf(buckets: Bucket[]): number {
+  return buckets.reduce((hours, bucket) => hours + bucket.grainSeconds / 3600, 0);
+}
 
 export const PART_SOURCES: { [K in PartKind]: PartSource<K> } = {
   operations: {

@@ -13,6 +13,8 @@ import {
   deviceLists,
   devicePart,
   EMPTY_PARTS,
+  hoursOf,
+  joined,
   KEY_COLUMNS,
   keyPart,
   PART_SOURCES,
@@ -393,8 +395,7 @@ export class MetricsReads {
     const [rolledRow] = await this.db.$queryRaw<PartRow[]>`
       SELECT ${KEY_COLUMNS}
         FROM (SELECT k."keyId", sum(k."operations"::int) AS operations, 0 AS failures
-                FROM ${usedBuckets(plan.buckets)}
-                JOIN "MetricKeyRollup" k ON k."grainSeconds" = used.grain AND k."bucketStart" = used.start
+                FROM ${joined('MetricKeyRollup', 'k', usedBuckets(plan.buckets))}
                WHERE ${probe
                  // Few candidates: their row of each bucket, looked up by primary key.
                  ? Prisma.sql`k."keyId" = ANY(${names}::text[])`
@@ -419,8 +420,7 @@ export class MetricsReads {
     raw: KeyPart,
     thresholds: { minFailures: number; minRate: number },
   ): Promise<KeyTotals | undefined> {
-    const hours = plan.buckets.reduce((sum, bucket) => sum + bucket.grainSeconds / 3600, 0);
-    if (hours <= READ_EACH_AT_MOST_HOURS) return undefined;
+    if (hoursOf(plan.buckets) <= READ_EACH_AT_MOST_HOURS) return undefined;
     const keys = plan.buckets.map((bucket) => bucketKey(bucket.grainSeconds, bucket.start.getTime()));
     if (keys.some((key) => this.cache.get('failingKeys', key, plan.builds.get(key)) !== undefined)) return undefined;
     const table = this.cache.ids;
@@ -429,9 +429,7 @@ export class MetricsReads {
       SELECT ${KEY_COLUMNS}
         FROM (SELECT "keyId", sum(operations) AS operations, sum(failures) AS failures
                 FROM (SELECT k."keyId", k."operations"::int AS operations, k."failures"::int AS failures
-                        FROM ${usedBuckets(plan.buckets)}
-                        JOIN "MetricKeyRollup" k
-                          ON k."grainSeconds" = used.grain AND k."bucketStart" = used.start AND k."failures" > 0
+                        FROM ${joined('MetricKeyRollup', 'k', usedBuckets(plan.buckets), Prisma.sql`AND k."failures" > 0`)}
                       UNION ALL
                       SELECT * FROM unnest(${rawFailing.map((i) => table.names[raw.ids[i]])}::text[],
                                            ${rawFailing.map((i) => raw.operations[i])}::int[],
@@ -454,8 +452,7 @@ export class MetricsReads {
     if (buckets.length === 0) return builds;
     const [{ text }] = await this.db.$queryRaw<{ text: string | null }[]>`
       SELECT string_agg(b."grainSeconds" || ':' || (extract(epoch FROM b."bucketStart") * 1000)::bigint || ':' || b."build", ',') AS text
-        FROM ${usedBuckets(buckets)}
-        JOIN "MetricRollupBuild" b ON b."grainSeconds" = used.grain AND b."bucketStart" = used.start`;
+        FROM ${joined('MetricRollupBuild', 'b', usedBuckets(buckets))}`;
     for (const entry of text ? text.split(',') : []) {
       const [grain, start, build] = entry.split(':');
       builds.set(bucketKey(Number(grain), Number(start)), build);
@@ -478,8 +475,7 @@ export class MetricsReads {
     const parts = keys.map((key) => this.cache.get(kind, key, builds.get(key)));
     const missing = buckets.filter((_, i) => parts[i] === undefined);
     if (missing.length === 0) return parts as PartOf<K>[];
-    const missingHours = missing.reduce((hours, bucket) => hours + bucket.grainSeconds / 3600, 0);
-    if (mode === 'summary' && source.together && missingHours > READ_EACH_AT_MOST_HOURS) {
+    if (mode === 'summary' && source.together && hoursOf(missing) > READ_EACH_AT_MOST_HOURS) {
       const [row] = await this.db.$queryRaw<PartRow[]>(source.together(usedBuckets(missing)));
       this.cache.want(kind, missing);
       return [...(parts.filter((part) => part !== undefined) as PartOf<K>[]), source.decode(row, table)];
