@@ -8,6 +8,8 @@
  *
  * --keep keeps the database (and what was loaded, in bench-load.json); --reuse <dir> times
  * the summary again over such a database, at the clock of its load (same window, no load).
+ * --profile: then CPU-profiles this process over 50 more summaries with what it keeps,
+ * and prints the top of the profile (bench/profile-summary.ts).
  *
  * Starts an embedded PostgreSQL in a temporary directory, applies the migrations, makes
  * the day partitions of the window, fills EncryptionMetric with generate_series (one
@@ -33,6 +35,9 @@ import { KeysService } from '../src/keys';
 import { MetricsModule } from '../src/metrics';
 import { MetricsSummaryService, SUMMARY_LIST_LIMIT } from '../src/metrics/metrics-summary.service';
 import { MetricEventsRepository, MetricRollups, TelemetryModule } from '../src/telemetry';
+import { Session } from 'node:inspector/promises';
+import { tmpdir } from 'node:os';
+import { printSummary, summariseProfiles } from './profile-summary';
 import { numberOption as option, startBenchDatabase } from './support';
 
 const HOUR_MS = 60 * 60 * 1000;
@@ -126,6 +131,7 @@ async function main() {
       report('  plan + devices', await time(runs, () => repository.inSnapshot(async ([reads]) => reads.devices(await reads.plan(window), SUMMARY_LIST_LIMIT))));
       report('  plan + problem keys', await time(runs, () => repository.inSnapshot(async ([reads]) => reads.problemKeys(await reads.plan(window), thresholds, SUMMARY_LIST_LIMIT))));
       report('  key states', await time(runs, () => app.get(KeysService).countByState()));
+      if (process.argv.includes('--profile')) await profile(() => time(50, () => summary.summarize(hours)));
       const scan = report('count(*) over the raw rows of the window', await time(3, () => countRaw(database.url, window)));
       out(`\nhours=${hours} rows=${rows} devices=${devices} keys=${keys} failing_keys=${failingKeys || keys} load_s=${facts.loadSeconds.toFixed(1)} ` +
         `rollup_catch_up_s=${facts.rollupSeconds.toFixed(1)} rollup_buckets=${facts.rollupBuckets} ` +
@@ -238,6 +244,21 @@ async function time(runs: number, work: () => Promise<unknown>): Promise<number[
     durations.push(performance.now() - started);
   }
   return durations;
+}
+
+/** CPU-profiles this process (its main thread) during `work`; prints the top and where the file is. */
+async function profile(work: () => Promise<unknown>) {
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 200 });
+  await session.post('Profiler.start');
+  await work();
+  const { profile: result } = await session.post('Profiler.stop');
+  session.disconnect();
+  const file = join(tmpdir(), `kms-bench-summary-${Date.now()}.cpuprofile`);
+  writeFileSync(file, JSON.stringify(result));
+  printSummary(`profile of 50 summaries with what the process keeps (${file})`, summariseProfiles([file], 25));
 }
 
 function report(label: string, durations: number[]): number {

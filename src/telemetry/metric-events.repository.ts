@@ -368,10 +368,12 @@ export class MetricsReads {
    * (then by id), with how many keys passed in all. Exact: every failure is in the rows
    * of the keys that failed per bucket or in the raw rows, so candidates (enough
    * failures) are found in memory; a key below the rate against the operations of the
-   * buckets where it failed (and its raw operations) is below it in the window, and
-   * dropped. Then the candidates' operations in the other buckets: looked up key by key
-   * and bucket by bucket while that is at most `maxProbes` lookups, else from every key
-   * row of the buckets (with every key failing, lookups took seconds).
+   * buckets where it failed (and of the raw rows, if it failed there) is below it in the
+   * window, and dropped. Then the candidates' operations in the whole window: in the
+   * buckets looked up key by key and bucket by bucket while that is at most `maxProbes`
+   * lookups, else from every key row of the buckets (with every key failing, lookups
+   * took seconds), and in the raw rows. Of the raw rows' keys only those that failed
+   * come to memory (a few hundred of the 6,000 keys of 10 minutes in the bench).
    */
   async problemKeys(
     plan: WindowPlan,
@@ -380,8 +382,9 @@ export class MetricsReads {
     maxProbes = MAX_CANDIDATE_PROBES,
   ): Promise<MergedProblemKeys> {
     const table = this.cache.ids;
+    // Only the raw rows' keys that failed: the others' operations are read for the candidates below.
     const [rawRow] = await this.db.$queryRaw<PartRow[]>`
-      SELECT ${KEY_COLUMNS} FROM (${rawKeyAggregates(liveRows(plan))}) AS k`;
+      SELECT ${KEY_COLUMNS} FROM (${rawKeyAggregates(liveRows(plan))}) AS k WHERE k."failures" > 0`;
     const raw = keyPart(rawRow, table);
     const whereFailed = (await this.candidatesInSql(plan, raw, thresholds)) ??
       sumKeyParts([raw, ...(await this.parts('failingKeys', plan.buckets, plan.builds))], table);
@@ -392,17 +395,20 @@ export class MetricsReads {
     }
     const names = candidates.map((id) => table.names[id]);
     const probe = candidates.length * plan.buckets.length <= maxProbes;
-    const [rolledRow] = await this.db.$queryRaw<PartRow[]>`
+    const [windowRow] = await this.db.$queryRaw<PartRow[]>`
       SELECT ${KEY_COLUMNS}
-        FROM (SELECT k."keyId", sum(k."operations"::int) AS operations, 0 AS failures
-                FROM ${joined('MetricKeyRollup', 'k', usedBuckets(plan.buckets))}
-               WHERE ${probe
-                 // Few candidates: their row of each bucket, looked up by primary key.
-                 ? Prisma.sql`k."keyId" = ANY(${names}::text[])`
-                 // Many: each key row of the buckets read once, matched against them by hash.
-                 : Prisma.sql`k."keyId" IN (SELECT unnest(${names}::text[]))`}
+        FROM (SELECT "keyId", sum(operations) AS operations, 0 AS failures
+                FROM (SELECT k."keyId", k."operations"::int AS operations
+                        FROM ${joined('MetricKeyRollup', 'k', usedBuckets(plan.buckets))}
+                       WHERE ${probe
+                         // Few candidates: their row of each bucket, looked up by primary key.
+                         ? Prisma.sql`k."keyId" = ANY(${names}::text[])`
+                         // Many: each key row of the buckets read once, matched against them by hash.
+                         : Prisma.sql`k."keyId" IN (SELECT unnest(${names}::text[]))`}
+                      UNION ALL
+                      SELECT m."keyId", 1 FROM ${liveRows(plan)} WHERE m."keyId" = ANY(${names}::text[])) AS rows
                GROUP BY 1) AS k`;
-    const window = sumKeyParts([raw, keyPart(rolledRow, table)], table);
+    const window = sumKeyParts([keyPart(windowRow, table)], table);
     const failures = new Float64Array(window.operations.length);
     for (const id of candidates) failures[id] = whereFailed.failures[id];
     return rankProblemKeys(candidates, { operations: window.operations, failures }, table, thresholds, limit);
