@@ -53,8 +53,8 @@ export interface MergedDevices {
   rateLimited: { deviceId: string; rejections: number; lastRejectedAt: Date }[];
 }
 
-export function mergeDevices(parts: DevicePart[], table: IdTable, limit: number): MergedDevices {
-  const size = table.names.length;
+/** Device parts summed by id, and the ids in any part in the order first seen. */
+function sumDeviceParts(parts: DevicePart[], size: number) {
   const operations = new Float64Array(size);
   const failures = new Float64Array(size);
   const rejections = new Float64Array(size);
@@ -74,15 +74,74 @@ export function mergeDevices(parts: DevicePart[], table: IdTable, limit: number)
       if (part.lastRejected[row] > lastRejected[id]) lastRejected[id] = part.lastRejected[row];
     }
   }
+  return { operations, failures, rejections, lastRejected, listed };
+}
+
+/** Most `counts` first, then by id in "C" order. */
+const byCountThenName = (counts: ArrayLike<number>, names: string[]) => (a: number, b: number) =>
+  counts[a] > counts[b] || (counts[a] === counts[b] && compareC(names[a], names[b]) < 0);
+
+export function mergeDevices(parts: DevicePart[], table: IdTable, limit: number): MergedDevices {
   const { names } = table;
+  const { operations, failures, rejections, lastRejected, listed } = sumDeviceParts(parts, names.length);
   const refused = listed.filter((id) => rejections[id] > 0);
-  const busiest = firstBy(listed, limit, (a, b) => operations[a] > operations[b] || (operations[a] === operations[b] && compareC(names[a], names[b]) < 0));
-  const mostRefused = firstBy(refused, limit, (a, b) => rejections[a] > rejections[b] || (rejections[a] === rejections[b] && compareC(names[a], names[b]) < 0));
+  const busiest = firstBy(listed, limit, byCountThenName(operations, names));
+  const mostRefused = firstBy(refused, limit, byCountThenName(rejections, names));
   return {
     listed: listed.length,
     top: busiest.map((id) => ({ deviceId: names[id], operations: operations[id], failures: failures[id] })),
     rateLimitedCount: refused.length,
     rateLimited: mostRefused.map((id) => ({ deviceId: names[id], rejections: rejections[id], lastRejectedAt: new Date(lastRejected[id]) })),
+  };
+}
+
+/**
+ * The devices of `lists` whose raw operations are unknown (neither in `known.part`, the
+ * raw rows' devices read so far, nor in `known.without`, devices asked for that have no
+ * raw row) and could place them among the first `limit` by operations: each
+ * has at most `rawBound` raw operations (the `limit`-th busiest raw device's count), so
+ * one whose listed count plus that bound does not pass the `limit`-th best of the counts
+ * known so far (each at most its device's window count) is preceded by `limit` devices.
+ */
+export function uncertainDevices(
+  known: { part: DevicePart; without: number[] },
+  lists: DevicePart[],
+  rawBound: number,
+  table: IdTable,
+  limit: number,
+): number[] {
+  if (rawBound <= 0 || limit <= 0) return [];
+  const { names } = table;
+  const { operations, listed } = sumDeviceParts([known.part, ...lists], names.length);
+  const isKnown = new Uint8Array(names.length);
+  for (const id of known.part.ids) isKnown[id] = 1;
+  for (const id of known.without) isKnown[id] = 1;
+  const best = firstBy(listed, limit, byCountThenName(operations, names));
+  const inBest = new Set(best);
+  const last = best[limit - 1];
+  return listed.filter((id) => {
+    if (isKnown[id] === 1) return false;
+    if (inBest.has(id) || last === undefined) return true;
+    const most = operations[id] + rawBound;
+    return !(operations[last] > most || (operations[last] === most && compareC(names[last], names[id]) < 0));
+  });
+}
+
+/** The first `count` devices of `parts` by their summed operations (then by id). */
+export function busiestDevices(parts: DevicePart[], table: IdTable, count: number): number[] {
+  const { operations, listed } = sumDeviceParts(parts, table.names.length);
+  return firstBy(listed, count, byCountThenName(operations, table.names));
+}
+
+/** Two device parts as one (their ids distinct). */
+export function concatDeviceParts(a: DevicePart, b: DevicePart): DevicePart {
+  const join = (x: ArrayLike<number>, y: ArrayLike<number>) => Float64Array.from([...Array.from(x), ...Array.from(y)]);
+  return {
+    ids: Int32Array.from([...a.ids, ...b.ids]),
+    operations: join(a.operations, b.operations),
+    failures: join(a.failures, b.failures),
+    rejections: join(a.rejections, b.rejections),
+    lastRejected: join(a.lastRejected, b.lastRejected),
   };
 }
 
@@ -138,7 +197,7 @@ export function rankProblemKeys(
   const passes = problemKeyTest(thresholds);
   const problems = ids.filter((id) => passes(failures[id], operations[id]));
   const { names } = table;
-  const first = firstBy(problems, limit, (a, b) => failures[a] > failures[b] || (failures[a] === failures[b] && compareC(names[a], names[b]) < 0));
+  const first = firstBy(problems, limit, byCountThenName(failures, names));
   return {
     count: problems.length,
     keys: first.map((id) => ({ keyId: names[id], operations: operations[id], failures: failures[id] })),

@@ -159,6 +159,50 @@ describe('metrics rollups: devices beyond the per-bucket lists', () => {
   });
 });
 
+describe('metrics rollups: the busiest devices when buckets list only their busiest', () => {
+  const rows = (deviceId: string, count: number, timestamp: Date) =>
+    Array.from({ length: count }, () => ({ operation: 'encrypt', status: 'success', duration: 1, deviceId, timestamp }));
+
+  /**
+   * `hours` closed hours, each of 150 devices: it lists its 100 busiest (100 "mid" devices
+   * of its own, 5 operations each, and fillers of 1). The open 10 minutes (raw rows): 12
+   * devices busier there than `lifted` (4 against 3), which makes it the busiest of the
+   * window (8), though it is none of the raw rows' busiest.
+   */
+  async function expectLifted(hours: number, lifted: string) {
+    const t = await startTestApp();
+    try {
+      t.clock.set(NOW);
+      const mids = Array.from({ length: hours }, (_, hour) =>
+        Array.from({ length: 100 }, (_, i) => `mid-${hour}-${String(i).padStart(2, '0')}`));
+      const open = new Date(NOW.getTime() - 60_000);
+      await t.prisma.encryptionMetric.createMany({
+        data: [
+          ...mids.flatMap((ofHour, hour) => {
+            const closed = new Date(NOW.getTime() - (hour + 2) * HOUR);
+            return [...ofHour.flatMap((mid) => rows(mid, 5, closed)), ...Array.from({ length: 50 }, (_, i) => rows(`filler-${hour}-${i}`, 1, closed)).flat()];
+          }),
+          ...Array.from({ length: 12 }, (_, i) => rows(`raw-${i}`, 4, open)).flat(),
+          ...rows(lifted, 3, open),
+        ],
+      });
+      await t.app.get(MetricRollups).run();
+      const summary = await t.app.get(MetricsSummaryService).summarize(5);
+      expect(summary.devices.top).toEqual([
+        { deviceId: lifted, operations: 8, failures: 0 },
+        ...mids.flat().filter((mid) => mid !== lifted).slice(0, 9).map((deviceId) => ({ deviceId, operations: 5, failures: 0 })),
+      ]);
+      expect(summary.totals.total).toBe(hours * (100 * 5 + 50) + 12 * 4 + 3);
+    } finally {
+      await t.close();
+    }
+  }
+
+  it('adds the raw operations of a listed device that is not among the busiest raw devices', () => expectLifted(1, 'mid-0-07'));
+
+  it('also for a listed device beyond the 100 busiest listed (read in a second query)', () => expectLifted(2, 'mid-1-99'));
+});
+
 describe('metrics rollups: problem keys at the thresholds', () => {
   it('keeps a key at exactly the rate where it failed, or across the window, and drops one below it', async () => {
     const t = await startTestApp({ env: { METRICS_PROBLEM_KEY_MIN_FAILURES: '3', METRICS_PROBLEM_KEY_FAILURE_RATE: '0.2' } });
