@@ -15,7 +15,6 @@ export { DatabaseNotifications, NotificationSubscriber } from './database-notifi
 export { NotifiedCache, NotifiedCacheOptions } from './notified-cache';
 export { EmbeddedDatabase, EmbeddedPostgresError, EmbeddedPostgresOptions, startEmbeddedPostgres } from './embedded-postgres';
 export { migrationNames, pendingMigrations } from './migration-status';
-export { NO_PARALLEL_WORKERS } from './parallel-workers';
 export { PrismaService } from './prisma.service';
 export { applyMigrations, diffSchemaAgainstMigrations, MIGRATIONS_DIR } from './schema-engine';
 export { integersOfArrayText, rate, round, SqlNumber, toNumber } from './sql-numbers';

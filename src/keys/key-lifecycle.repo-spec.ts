@@ -83,6 +83,26 @@ describe.each([1, 90, 3650])('key lifecycle rules, TypeScript and SQL, with %i d
     });
   });
 
+  it('counts in one backend: the key table is never scanned by parallel workers', async () => {
+    // Parallel plans made free: a table without the setting (the control) gets one.
+    const plans = await db.prisma.$transaction(async (tx) => {
+      await tx.$executeRawUnsafe('SET LOCAL parallel_setup_cost = 0');
+      await tx.$executeRawUnsafe('SET LOCAL parallel_tuple_cost = 0');
+      await tx.$executeRawUnsafe('SET LOCAL min_parallel_table_scan_size = 0');
+      await tx.$executeRawUnsafe('SET LOCAL min_parallel_index_scan_size = 0');
+      // A plain table (temporary ones are never scanned in parallel), dropped with the transaction's end.
+      await tx.$executeRawUnsafe('CREATE TABLE parallel_control AS SELECT * FROM "ClientEncryptionKey"');
+      await tx.$executeRawUnsafe('ANALYZE parallel_control');
+      const plan = async (table: string) =>
+        (await tx.$queryRawUnsafe<{ 'QUERY PLAN': string }[]>(`EXPLAIN SELECT count(*) FROM ${table}`)).map((line) => line['QUERY PLAN']).join('\n');
+      const found = { keys: await plan('"ClientEncryptionKey"'), control: await plan('parallel_control') };
+      await tx.$executeRawUnsafe('DROP TABLE parallel_control');
+      return found;
+    });
+    expect(plans.control).toContain('Gather');
+    expect(plans.keys).not.toContain('Gather');
+  });
+
   it("serves the device's newest ACTIVE key", async () => {
     const newest = rows.filter((row) => keyStatus(row, NOW) === KeyStatus.ACTIVE).at(-1)!;
     expect((await keys.findNewestActive(DEVICE, NOW))?.id).toBe(newest.id);

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Batch, deleteInsertOnlyBatch, NO_PARALLEL_WORKERS, Prisma, PrismaService, runBatch, SqlNumber } from '../database';
+import { Batch, deleteInsertOnlyBatch, Prisma, PrismaService, runBatch, SqlNumber } from '../database';
 import { lifecycleSql } from './key-lifecycle.sql';
 import type { KeyRecord, NewKey, StoredKey } from './key-record';
 
@@ -228,17 +228,15 @@ export class KeysRepository {
 
   /** Stored keys by state at `now`, by the rules of requests. */
   async countByState(now: Date, retentionDays: number): Promise<KeyCountsByState> {
-    // Bare column predicates over the lifecycle index (an index-only scan), in one backend.
+    // Bare column predicates over the lifecycle index (an index-only scan), in one backend
+    // (the table's parallel_workers is 0: migration 20261215000000).
     const gone = lifecycleSql.isPastRetention(now, retentionDays);
-    const [, [row]] = await this.prisma.$transaction([
-      this.prisma.$executeRaw(NO_PARALLEL_WORKERS),
-      this.prisma.$queryRaw<Record<'total' | Exclude<keyof KeyCountsByState, 'active'>, SqlNumber>[]>`
-        SELECT count(*)::int AS total,
-               count(*) FILTER (WHERE ${lifecycleSql.isRevoked()} AND NOT ${gone})::int AS revoked,
-               count(*) FILTER (WHERE ${lifecycleSql.isDeprecated(now)} AND NOT ${gone})::int AS deprecated,
-               count(*) FILTER (WHERE ${gone})::int AS "awaitingDeletion"
-          FROM "ClientEncryptionKey"`,
-    ]);
+    const [row] = await this.prisma.$queryRaw<Record<'total' | Exclude<keyof KeyCountsByState, 'active'>, SqlNumber>[]>`
+      SELECT count(*)::int AS total,
+             count(*) FILTER (WHERE ${lifecycleSql.isRevoked()} AND NOT ${gone})::int AS revoked,
+             count(*) FILTER (WHERE ${lifecycleSql.isDeprecated(now)} AND NOT ${gone})::int AS deprecated,
+             count(*) FILTER (WHERE ${gone})::int AS "awaitingDeletion"
+        FROM "ClientEncryptionKey"`;
     const [revoked, deprecated, awaitingDeletion] = [row.revoked, row.deprecated, row.awaitingDeletion].map(Number);
     // A key is REVOKED, DEPRECATED or ACTIVE (keyStatus()): the active ones are the rest.
     return { active: Number(row.total) - revoked - deprecated - awaitingDeletion, deprecated, revoked, awaitingDeletion };

@@ -1,5 +1,5 @@
 import { IdTable } from './rollup-bucket-cache';
-import { compareC, decimalFraction, mergeDevices, problemKeyTest, rankProblemKeys, sumKeyParts } from './window-merge';
+import { compareC, decimalFraction, mergeDevices, problemKeyTest, rankProblemKeys, sumKeyParts, uncertainDevices } from './window-merge';
 
 const ints = (values: number[]) => Int32Array.from(values);
 
@@ -50,6 +50,30 @@ describe('window merge', () => {
         { deviceId: 'd3', rejections: 2, lastRejectedAt: new Date(2000) },
       ],
     });
+  });
+
+  it('finds the listed devices whose raw operations could lift them among the busiest, ties by id', () => {
+    const table = new IdTable();
+    const part = (rows: [string, number][]) => ({
+      ids: ints(rows.map(([name]) => table.intern(name))),
+      operations: ints(rows.map((row) => row[1])),
+      failures: ints(rows.map(() => 0)),
+      rejections: ints(rows.map(() => 0)),
+      lastRejected: Float64Array.from(rows.map(() => NaN)),
+    });
+    const known = part([['raw-a', 4], ['raw-b', 4]]);
+    const lists = [part([['l1', 9], ['l2', 6], ['l3', 5], ['l5', 5], ['l0', 5], ['l6', 4]])];
+    const names = (ids: number[]) => ids.map((id) => table.names[id]);
+    // Limit 2: the 2nd best known count is l2's 6. With at most 1 raw operation, l3 (5 + 1, "l3" after "l2")
+    // and l0 (5 + 1, "l0" before "l2") tie it: only l0 could pass; l1 and l2 are among the best themselves.
+    expect(names(uncertainDevices({ part: known, without: [] }, lists, 1, table, 2))).toEqual(['l1', 'l2', 'l0']);
+    // One already asked for (no raw row) is not uncertain; with no raw bound, none is.
+    expect(names(uncertainDevices({ part: known, without: [table.intern('l0')] }, lists, 1, table, 2))).toEqual(['l1', 'l2']);
+    expect(uncertainDevices({ part: known, without: [] }, lists, 0, table, 2)).toEqual([]);
+    // At most 2 raw operations: l3, l5 and l0 reach 7, past l2's 6; l6 reaches 6, after "l2".
+    expect(names(uncertainDevices({ part: known, without: [] }, lists, 2, table, 2))).toEqual(['l1', 'l2', 'l3', 'l5', 'l0']);
+    // Fewer listed and known devices than the limit: every listed one.
+    expect(names(uncertainDevices({ part: known, without: [] }, lists, 1, table, 20))).toEqual(['l1', 'l2', 'l3', 'l5', 'l0', 'l6']);
   });
 
   it('ranks problem keys by failures, then id, and counts every one over both thresholds', () => {
