@@ -116,11 +116,6 @@ export function deviceLists(buckets: Bucket[]): Bucket[] {
   });
 }
 
-/** `buckets` and the hours of their days (whose device lists the summary reads). */
-export function withDeviceLists(buckets: Bucket[]): Bucket[] {
-  return [...buckets, ...deviceLists(buckets.filter((bucket) => bucket.grainSeconds > DEVICE_LIST_GRAIN_SECONDS))];
-}
-
 /** MetricRollup rows as json_build_array gives them (numbers below 2^53: counts, and sums of µs). */
 function operationRows(text: string): OperationAggregateRow[] {
   const rows = JSON.parse(text) as [string, string, string | null, number, number, number, number, number[], number[]][];

@@ -5,7 +5,7 @@ import { ErrorCode } from '../common';
 import { type MetricEvent, NOT_KEY_FAILURE_REASONS } from './metric-event';
 import type { OperationName } from './operations';
 import { deviceHash, estimateDevices, mergeSketches, packedSketch, unpackSketch } from './device-sketch';
-import { Bucket, bucketKey, planWindow, WindowPlan } from './window-plan';
+import { Bucket, bucketKey, FINEST_GRAIN_SECONDS, GRAINS_SECONDS, planWindow, WindowPlan } from './window-plan';
 import { DevicePart, KeyPart, OperationAggregateRow, PartKind, PartOf, RollupBucketCache } from './rollup-bucket-cache';
 import {
   DEVICE_COLUMNS,
@@ -20,7 +20,6 @@ import {
   PartRow,
   PartSource,
   usedBuckets,
-  withDeviceLists,
 } from './bucket-parts';
 import {
   busiestDevices,
@@ -36,7 +35,10 @@ import {
 } from './window-merge';
 
 const KEY_GENERATION: OperationName = 'generate';
-const DAY_MS = 24 * 60 * 60 * 1000;
+const HOUR_MS = 60 * 60 * 1000;
+const DAY_MS = 24 * HOUR_MS;
+/** The grains whose builds a plan reads over the whole window. */
+const COARSER_GRAINS = GRAINS_SECONDS.filter((grain) => grain !== FINEST_GRAIN_SECONDS);
 
 /** A time window, both ends included. */
 export interface MetricWindow {
@@ -320,15 +322,28 @@ export class MetricsReads {
   ) {}
 
   /**
-   * Which buckets of the window come from rollups and which ranges from raw rows, and
-   * the build numbers of those buckets and of the hours of its days (their device lists).
+   * Which buckets of the window come from rollups and which ranges from raw rows, and the
+   * build numbers of its days and hours (with the hours of its days: their device lists)
+   * and of its 10 minutes within an hour of either end, where the plan reads 10 minutes
+   * (also inside an hour still dirty, rare and brief: such a bucket is read, not kept).
+   * One statement: the summary's lanes wait for it.
    */
   async plan({ from, to }: MetricWindow): Promise<WindowPlan> {
-    const dirty = await this.db.$queryRaw<{ grainSeconds: number; bucketStart: Date }[]>`
-      SELECT "grainSeconds", "bucketStart" FROM "MetricRollupDirty"
-       WHERE "bucketStart" >= ${from} AND "bucketStart" <= ${to}`;
-    const plan = planWindow(from, to, new Set(dirty.map((row) => bucketKey(row.grainSeconds, row.bucketStart.getTime()))));
-    return { ...plan, builds: await this.builds(withDeviceLists(plan.buckets)) };
+    const nearStart = new Date(from.getTime() + HOUR_MS);
+    const nearEnd = new Date(to.getTime() - HOUR_MS);
+    const startMs = (alias: string) => Prisma.raw(`(extract(epoch FROM ${alias}."bucketStart") * 1000)::bigint`);
+    const [row] = await this.db.$queryRaw<{ dirty: string | null; builds: string | null }[]>`
+      SELECT (SELECT string_agg(d."grainSeconds" || ':' || ${startMs('d')}, ',') FROM "MetricRollupDirty" d
+               WHERE d."bucketStart" >= ${from} AND d."bucketStart" <= ${to}) AS dirty,
+             (SELECT string_agg(b."grainSeconds" || ':' || ${startMs('b')} || ':' || b."build", ',') FROM "MetricRollupBuild" b
+               WHERE b."grainSeconds" = ANY(${COARSER_GRAINS}::int[]) AND b."bucketStart" >= ${from} AND b."bucketStart" <= ${to}
+                  OR b."grainSeconds" = ${FINEST_GRAIN_SECONDS}
+                     AND (b."bucketStart" BETWEEN ${from} AND ${nearStart} OR b."bucketStart" BETWEEN ${nearEnd} AND ${to})) AS builds`;
+    const dirty = new Set((row.dirty ? row.dirty.split(',') : []).map((entry) => {
+      const [grain, start] = entry.split(':');
+      return bucketKey(Number(grain), Number(start));
+    }));
+    return { ...planWindow(from, to, dirty), builds: buildNumbers(row.builds) };
   }
 
   /**
@@ -502,16 +517,11 @@ export class MetricsReads {
 
   /** The build numbers of `buckets` that were built (bucketKey: build), as one text row: some 750 at 720 h. */
   private async builds(buckets: Bucket[]): Promise<Map<string, string>> {
-    const builds = new Map<string, string>();
-    if (buckets.length === 0) return builds;
+    if (buckets.length === 0) return new Map();
     const [{ text }] = await this.db.$queryRaw<{ text: string | null }[]>`
       SELECT string_agg(b."grainSeconds" || ':' || (extract(epoch FROM b."bucketStart") * 1000)::bigint || ':' || b."build", ',') AS text
         FROM ${joined('MetricRollupBuild', 'b', usedBuckets(buckets))}`;
-    for (const entry of text ? text.split(',') : []) {
-      const [grain, start, build] = entry.split(':');
-      builds.set(bucketKey(Number(grain), Number(start)), build);
-    }
-    return builds;
+    return buildNumbers(text);
   }
 
   /**
@@ -546,6 +556,16 @@ export class MetricsReads {
       return part;
     });
   }
+}
+
+/** Build numbers as text (grain:start ms:build, comma-separated) by bucketKey. */
+function buildNumbers(text: string | null): Map<string, string> {
+  const builds = new Map<string, string>();
+  for (const entry of text ? text.split(',') : []) {
+    const [grain, start, build] = entry.split(':');
+    builds.set(bucketKey(Number(grain), Number(start)), build);
+  }
+  return builds;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { MetricsSummaryService } from '../../src/metrics/metrics-summary.service';
 import { DEVICE_COUNT_STANDARD_ERROR, MetricEventsRepository, MetricRollups } from '../../src/telemetry';
+import { bucketKey } from '../../src/telemetry/window-plan';
 import { ALIGNED, expectSummaryMatchesRawRows, HOUR, NOW, seedRows } from '../support/metrics-oracle';
 import { startTestApp, TestApp } from '../support/test-app';
 import { TestClock } from '../support/test-clock';
@@ -35,6 +36,10 @@ describe('metrics rollups: the summary equals the raw-row answer', () => {
     const plan = await t.app.get(MetricEventsRepository).inSnapshot(([reads]) =>
       reads.plan({ from: new Date(NOW.getTime() - 49 * HOUR), to: NOW }));
     expect(plan.buckets.map((bucket) => bucket.grainSeconds)).toContain(86400);
+    // Every bucket it reads has its build number (without one, a bucket is read each time, never kept).
+    const hoursOfDays = plan.buckets.filter((bucket) => bucket.grainSeconds === 86400)
+      .flatMap((day) => Array.from({ length: 24 }, (_, hour) => ({ grainSeconds: 3600, start: new Date(day.start.getTime() + hour * HOUR) })));
+    expect([...plan.buckets, ...hoursOfDays].filter((bucket) => !plan.builds.has(bucketKey(bucket.grainSeconds, bucket.start.getTime())))).toEqual([]);
     expect(plan.raw.map((range) => [range.from.toISOString(), range.to.toISOString()])).toEqual([
       ['2026-06-01T11:23:45.678Z', '2026-06-01T11:30:00.000Z'],
       ['2026-06-03T12:20:00.000Z', '2026-06-03T12:23:45.679Z'],
