@@ -6,7 +6,7 @@ import { type MetricEvent, NOT_KEY_FAILURE_REASONS } from './metric-event';
 import type { OperationName } from './operations';
 import { deviceHash, estimateDevices, mergeSketches, packedSketch, unpackSketch } from './device-sketch';
 import { Bucket, bucketKey, FINEST_GRAIN_SECONDS, GRAINS_SECONDS, planWindow, WindowPlan } from './window-plan';
-import { DevicePart, KeyPart, OperationAggregateRow, PartKind, PartOf, RollupBucketCache } from './rollup-bucket-cache';
+import { KeyPart, OperationAggregateRow, PartKind, PartOf, RollupBucketCache } from './rollup-bucket-cache';
 import {
   DEVICE_COLUMNS,
   deviceLists,
@@ -22,12 +22,10 @@ import {
   usedBuckets,
 } from './bucket-parts';
 import {
-  busiestDevices,
-  concatDeviceParts,
+  DeviceTotals,
   KeyTotals,
   MergedDevices,
   MergedProblemKeys,
-  mergeDevices,
   problemKeyTest,
   rankProblemKeys,
   sumKeyParts,
@@ -376,33 +374,33 @@ export class MetricsReads {
   async devices(plan: WindowPlan, limit: number): Promise<WindowDevices> {
     const table = this.cache.ids;
     const sketches = await this.parts('sketch', plan.buckets, plan.builds);
-    const lists = await this.parts('devices', deviceLists(plan.buckets), plan.builds);
+    const totals = new DeviceTotals(table).add(...(await this.parts('devices', deviceLists(plan.buckets), plan.builds)));
     if (sketches.every((sketch) => sketch.floor === 0)) {
       const [raw] = await this.db.$queryRaw<PartRow[]>`
         SELECT ${DEVICE_COLUMNS} FROM (${rawDeviceAggregates(liveRows(plan))}) AS d`;
-      const { listed, ...merged } = mergeDevices([devicePart(raw, table), ...lists], table, limit);
+      const { listed, ...merged } = totals.add(devicePart(raw, table)).merged(limit);
       return { ...merged, active: listed };
     }
-    const { raw, registers } = await this.devicesThatMatter(plan, lists, limit);
-    const { top, rateLimitedCount, rateLimited } = mergeDevices([raw, ...lists], table, limit);
-    const sketch = mergeSketches(registers, sketches.map((part) => part.registers));
-    return { top, rateLimitedCount, rateLimited, active: estimateDevices(sketch) };
+    const registers = await this.addDevicesThatMatter(plan, totals, limit);
+    const { top, rateLimitedCount, rateLimited } = totals.merged(limit);
+    return { top, rateLimitedCount, rateLimited, active: estimateDevices(mergeSketches(registers, sketches.map((part) => part.registers))) };
   }
 
   /**
-   * The raw rows' sketch, and those of their devices that can change the window's lists:
-   * the rate-limited ones, the `limit` busiest by their raw operations (then by id), and
-   * the listed devices (`lists`) whose raw operations could lift them among the `limit`
-   * busiest (uncertainDevices), read in a second query. Any other raw device is preceded
-   * by the `limit` busiest raw ones (their window count is at least their raw count,
-   * which is at least its own): it cannot be listed. So the lists equal those merged from
-   * every raw device, while 10 minutes of the 24 h bench send a few dozen devices, not 6,000.
+   * Adds to `totals` (the window's device lists) those of the raw rows' devices that can
+   * change the lists, and returns the raw rows' sketch. Those devices: the rate-limited
+   * ones, the `limit` busiest by their raw operations (then by id), and the listed devices
+   * whose raw operations could lift them among the `limit` busiest (uncertainDevices),
+   * most of them asked for in the first query (the busiest listed), any others in a
+   * second. Any other raw device is preceded by the `limit` busiest raw ones (their window
+   * count is at least their raw count, which is at least its own): it cannot be listed.
+   * So the lists equal those merged from every raw device, while 10 minutes of the 24 h
+   * bench send 70 devices, not 6,000.
    */
-  private async devicesThatMatter(plan: WindowPlan, lists: DevicePart[], limit: number) {
+  private async addDevicesThatMatter(plan: WindowPlan, totals: DeviceTotals, limit: number): Promise<Uint8Array> {
     const table = this.cache.ids;
     const h = Prisma.sql`d.h`;
-    // The devices most likely to be uncertain (the busiest listed) come with the first query.
-    const likely = busiestDevices(lists, table, LIKELY_UNCERTAIN_DEVICES * limit);
+    const likely = totals.busiest(LIKELY_UNCERTAIN_DEVICES * limit);
     const [row] = await this.db.$queryRaw<(PartRow & { sketch: string | null; nth: SqlNumber | null })[]>`
       WITH d AS MATERIALIZED (
         SELECT a.*, ${deviceHash(Prisma.sql`a."deviceId"`)} AS h FROM (${rawDeviceAggregates(liveRows(plan))}) AS a),
@@ -414,15 +412,17 @@ export class MetricsReads {
        WHERE d."rateLimited" > 0 OR d."deviceId" IN (SELECT busiest."deviceId" FROM busiest)
           OR d."deviceId" = ANY(${likely.map((id) => table.names[id])}::text[])`;
     const known = devicePart(row, table);
+    totals.add(known);
     // Fewer than `limit` raw devices: all of them came, the others have no raw operation.
-    const uncertain = uncertainDevices({ part: known, without: likely }, lists, toNumber(row.nth ?? 0), table, limit);
-    const registers = unpackSketch(row.sketch);
-    if (uncertain.length === 0) return { raw: known, registers };
-    const [more] = await this.db.$queryRaw<PartRow[]>`
-      SELECT ${DEVICE_COLUMNS}
-        FROM (${rawDeviceAggregates(liveRows(plan))}) AS d
-       WHERE d."deviceId" = ANY(${uncertain.map((id) => table.names[id])}::text[])`;
-    return { raw: concatDeviceParts(known, devicePart(more, table)), registers };
+    const uncertain = uncertainDevices(totals, [...known.ids, ...likely], toNumber(row.nth ?? 0), table, limit);
+    if (uncertain.length > 0) {
+      const [more] = await this.db.$queryRaw<PartRow[]>`
+        SELECT ${DEVICE_COLUMNS}
+          FROM (${rawDeviceAggregates(liveRows(plan))}) AS d
+         WHERE d."deviceId" = ANY(${uncertain.map((id) => table.names[id])}::text[])`;
+      totals.add(devicePart(more, table));
+    }
+    return unpackSketch(row.sketch);
   }
 
   /**

@@ -1,5 +1,5 @@
 import { IdTable } from './rollup-bucket-cache';
-import { compareC, decimalFraction, mergeDevices, problemKeyTest, rankProblemKeys, sumKeyParts, uncertainDevices } from './window-merge';
+import { compareC, decimalFraction, DeviceTotals, mergeDevices, problemKeyTest, rankProblemKeys, sumKeyParts, uncertainDevices } from './window-merge';
 
 const ints = (values: number[]) => Int32Array.from(values);
 
@@ -64,16 +64,40 @@ describe('window merge', () => {
     const known = part([['raw-a', 4], ['raw-b', 4]]);
     const lists = [part([['l1', 9], ['l2', 6], ['l3', 5], ['l5', 5], ['l0', 5], ['l6', 4]])];
     const names = (ids: number[]) => ids.map((id) => table.names[id]);
+    const totals = new DeviceTotals(table).add(...lists, known);
+    const uncertain = (rawBound: number, limit: number, alsoKnown: string[] = []) =>
+      names(uncertainDevices(totals, [...known.ids, ...alsoKnown.map((name) => table.intern(name))], rawBound, table, limit));
     // Limit 2: the 2nd best known count is l2's 6. With at most 1 raw operation, l3 (5 + 1, "l3" after "l2")
     // and l0 (5 + 1, "l0" before "l2") tie it: only l0 could pass; l1 and l2 are among the best themselves.
-    expect(names(uncertainDevices({ part: known, without: [] }, lists, 1, table, 2))).toEqual(['l1', 'l2', 'l0']);
+    expect(uncertain(1, 2)).toEqual(['l1', 'l2', 'l0']);
     // One already asked for (no raw row) is not uncertain; with no raw bound, none is.
-    expect(names(uncertainDevices({ part: known, without: [table.intern('l0')] }, lists, 1, table, 2))).toEqual(['l1', 'l2']);
-    expect(uncertainDevices({ part: known, without: [] }, lists, 0, table, 2)).toEqual([]);
+    expect(uncertain(1, 2, ['l0'])).toEqual(['l1', 'l2']);
+    expect(uncertain(0, 2)).toEqual([]);
     // At most 2 raw operations: l3, l5 and l0 reach 7, past l2's 6; l6 reaches 6, after "l2".
-    expect(names(uncertainDevices({ part: known, without: [] }, lists, 2, table, 2))).toEqual(['l1', 'l2', 'l3', 'l5', 'l0']);
+    expect(uncertain(2, 2)).toEqual(['l1', 'l2', 'l3', 'l5', 'l0']);
     // Fewer listed and known devices than the limit: every listed one.
-    expect(names(uncertainDevices({ part: known, without: [] }, lists, 1, table, 20))).toEqual(['l1', 'l2', 'l3', 'l5', 'l0', 'l6']);
+    expect(uncertain(1, 20)).toEqual(['l1', 'l2', 'l3', 'l5', 'l0', 'l6']);
+  });
+
+  it('sums devices added after the id table grew', () => {
+    const table = new IdTable();
+    const part = (rows: [string, number][]) => ({
+      ids: ints(rows.map(([name]) => table.intern(name))),
+      operations: ints(rows.map((row) => row[1])),
+      failures: ints(rows.map(() => 0)),
+      rejections: ints(rows.map(() => 0)),
+      lastRejected: Float64Array.from(rows.map(() => NaN)),
+    });
+    const totals = new DeviceTotals(table).add(part([['a', 1]]));
+    // Ids interned after the first parts were added (raw rows' devices), past the arrays' first size.
+    totals.add(part(Array.from({ length: 40 }, (_, i): [string, number] => [`n${i}`, i + 2])), part([['a', 2]]));
+    expect(totals.merged(3).top).toEqual([
+      { deviceId: 'n39', operations: 41, failures: 0 },
+      { deviceId: 'n38', operations: 40, failures: 0 },
+      { deviceId: 'n37', operations: 39, failures: 0 },
+    ]);
+    expect(totals.listed.length).toBe(41);
+    expect(totals.operations[table.intern('a')]).toBe(3);
   });
 
   it('ranks problem keys by failures, then id, and counts every one over both thresholds', () => {

@@ -53,96 +53,106 @@ export interface MergedDevices {
   rateLimited: { deviceId: string; rejections: number; lastRejectedAt: Date }[];
 }
 
-/** Device parts summed by id, and the ids in any part in the order first seen. */
-function sumDeviceParts(parts: DevicePart[], size: number) {
-  const operations = new Float64Array(size);
-  const failures = new Float64Array(size);
-  const rejections = new Float64Array(size);
-  const lastRejected = new Float64Array(size).fill(-Infinity);
-  const seen = new Uint8Array(size);
-  const listed: number[] = [];
-  for (const part of parts) {
-    for (let row = 0; row < part.ids.length; row += 1) {
-      const id = part.ids[row];
-      if (seen[id] === 0) {
-        seen[id] = 1;
-        listed.push(id);
-      }
-      operations[id] += part.operations[row];
-      failures[id] += part.failures[row];
-      rejections[id] += part.rejections[row];
-      if (part.lastRejected[row] > lastRejected[id]) lastRejected[id] = part.lastRejected[row];
-    }
-  }
-  return { operations, failures, rejections, lastRejected, listed };
-}
-
 /** Most `counts` first, then by id in "C" order. */
 const byCountThenName = (counts: ArrayLike<number>, names: string[]) => (a: number, b: number) =>
   counts[a] > counts[b] || (counts[a] === counts[b] && compareC(names[a], names[b]) < 0);
 
+/**
+ * Device parts summed by id as they are added (each part once: the summary adds its
+ * lists, then the raw rows' devices as they come), with the ids in the order first seen.
+ * Grows with the id table (raw rows may intern new ids after the lists were added).
+ */
+export class DeviceTotals {
+  operations = new Float64Array(0);
+  failures = new Float64Array(0);
+  rejections = new Float64Array(0);
+  lastRejected = new Float64Array(0);
+  private seen = new Uint8Array(0);
+  readonly listed: number[] = [];
+
+  constructor(private readonly table: IdTable) {}
+
+  add(...parts: DevicePart[]): this {
+    this.grow(this.table.names.length);
+    const { operations, failures, rejections, lastRejected, seen, listed } = this;
+    for (const part of parts) {
+      for (let row = 0; row < part.ids.length; row += 1) {
+        const id = part.ids[row];
+        if (seen[id] === 0) {
+          seen[id] = 1;
+          listed.push(id);
+        }
+        operations[id] += part.operations[row];
+        failures[id] += part.failures[row];
+        rejections[id] += part.rejections[row];
+        if (part.lastRejected[row] > lastRejected[id]) lastRejected[id] = part.lastRejected[row];
+      }
+    }
+    return this;
+  }
+
+  /** The first `count` by operations, then by id. */
+  busiest(count: number): number[] {
+    return firstBy(this.listed, count, byCountThenName(this.operations, this.table.names));
+  }
+
+  merged(limit: number): MergedDevices {
+    const { names } = this.table;
+    const { operations, failures, rejections, lastRejected, listed } = this;
+    const refused = listed.filter((id) => rejections[id] > 0);
+    const mostRefused = firstBy(refused, limit, byCountThenName(rejections, names));
+    return {
+      listed: listed.length,
+      top: this.busiest(limit).map((id) => ({ deviceId: names[id], operations: operations[id], failures: failures[id] })),
+      rateLimitedCount: refused.length,
+      rateLimited: mostRefused.map((id) => ({ deviceId: names[id], rejections: rejections[id], lastRejectedAt: new Date(lastRejected[id]) })),
+    };
+  }
+
+  private grow(size: number) {
+    if (size <= this.seen.length) return;
+    const capacity = Math.max(size, this.seen.length * 2);
+    const grown = (old: Float64Array, fill: number) => {
+      const array = new Float64Array(capacity).fill(fill);
+      array.set(old);
+      return array;
+    };
+    this.operations = grown(this.operations, 0);
+    this.failures = grown(this.failures, 0);
+    this.rejections = grown(this.rejections, 0);
+    this.lastRejected = grown(this.lastRejected, -Infinity);
+    const seen = new Uint8Array(capacity);
+    seen.set(this.seen);
+    this.seen = seen;
+  }
+}
+
 export function mergeDevices(parts: DevicePart[], table: IdTable, limit: number): MergedDevices {
-  const { names } = table;
-  const { operations, failures, rejections, lastRejected, listed } = sumDeviceParts(parts, names.length);
-  const refused = listed.filter((id) => rejections[id] > 0);
-  const busiest = firstBy(listed, limit, byCountThenName(operations, names));
-  const mostRefused = firstBy(refused, limit, byCountThenName(rejections, names));
-  return {
-    listed: listed.length,
-    top: busiest.map((id) => ({ deviceId: names[id], operations: operations[id], failures: failures[id] })),
-    rateLimitedCount: refused.length,
-    rateLimited: mostRefused.map((id) => ({ deviceId: names[id], rejections: rejections[id], lastRejectedAt: new Date(lastRejected[id]) })),
-  };
+  return new DeviceTotals(table).add(...parts).merged(limit);
 }
 
 /**
- * The devices of `lists` whose raw operations are unknown (neither in `known.part`, the
- * raw rows' devices read so far, nor in `known.without`, devices asked for that have no
- * raw row) and could place them among the first `limit` by operations: each
- * has at most `rawBound` raw operations (the `limit`-th busiest raw device's count), so
- * one whose listed count plus that bound does not pass the `limit`-th best of the counts
- * known so far (each at most its device's window count) is preceded by `limit` devices.
+ * The devices of `totals` whose raw operations are unknown (not in `known`: the raw rows'
+ * devices read so far, and devices asked for that have no raw row) and could place them
+ * among the first `limit` by operations: each has at most `rawBound` raw operations (the
+ * `limit`-th busiest raw device's count), so one whose count so far plus that bound does
+ * not pass the `limit`-th best of the counts so far (each at most its device's window
+ * count) is preceded by `limit` devices.
  */
-export function uncertainDevices(
-  known: { part: DevicePart; without: number[] },
-  lists: DevicePart[],
-  rawBound: number,
-  table: IdTable,
-  limit: number,
-): number[] {
+export function uncertainDevices(totals: DeviceTotals, known: Iterable<number>, rawBound: number, table: IdTable, limit: number): number[] {
   if (rawBound <= 0 || limit <= 0) return [];
   const { names } = table;
-  const { operations, listed } = sumDeviceParts([known.part, ...lists], names.length);
-  const isKnown = new Uint8Array(names.length);
-  for (const id of known.part.ids) isKnown[id] = 1;
-  for (const id of known.without) isKnown[id] = 1;
-  const best = firstBy(listed, limit, byCountThenName(operations, names));
+  const { operations, listed } = totals;
+  const isKnown = new Set(known);
+  const best = totals.busiest(limit);
   const inBest = new Set(best);
   const last = best[limit - 1];
   return listed.filter((id) => {
-    if (isKnown[id] === 1) return false;
+    if (isKnown.has(id)) return false;
     if (inBest.has(id) || last === undefined) return true;
     const most = operations[id] + rawBound;
     return !(operations[last] > most || (operations[last] === most && compareC(names[last], names[id]) < 0));
   });
-}
-
-/** The first `count` devices of `parts` by their summed operations (then by id). */
-export function busiestDevices(parts: DevicePart[], table: IdTable, count: number): number[] {
-  const { operations, listed } = sumDeviceParts(parts, table.names.length);
-  return firstBy(listed, count, byCountThenName(operations, table.names));
-}
-
-/** Two device parts as one (their ids distinct). */
-export function concatDeviceParts(a: DevicePart, b: DevicePart): DevicePart {
-  const join = (x: ArrayLike<number>, y: ArrayLike<number>) => Float64Array.from([...Array.from(x), ...Array.from(y)]);
-  return {
-    ids: Int32Array.from([...a.ids, ...b.ids]),
-    operations: join(a.operations, b.operations),
-    failures: join(a.failures, b.failures),
-    rejections: join(a.rejections, b.rejections),
-    lastRejected: join(a.lastRejected, b.lastRejected),
-  };
 }
 
 export interface MergedProblemKeys {
