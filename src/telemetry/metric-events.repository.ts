@@ -449,8 +449,7 @@ export class MetricsReads {
     const [rawRow] = await this.db.$queryRaw<PartRow[]>`
       SELECT ${KEY_COLUMNS} FROM (${rawKeyAggregates(liveRows(plan))}) AS k WHERE k."failures" > 0`;
     const raw = keyPart(rawRow, table);
-    const whereFailed = (await this.candidatesInSql(plan, raw, thresholds)) ??
-      sumKeyParts([raw, ...(await this.parts('failingKeys', plan.buckets, plan.builds))], table);
+    const whereFailed = (await this.candidatesInSql(plan, raw, thresholds)) ?? sumKeyParts([raw], table, await this.failingKeysSummed(plan));
     const passes = problemKeyTest(thresholds);
     const candidates = whereFailed.failing.filter((id) => passes(whereFailed.failures[id], whereFailed.operations[id]));
     if (candidates.length === 0 || plan.buckets.length === 0) {
@@ -508,6 +507,18 @@ export class MetricsReads {
                  AND sum(failures) >= ${String(thresholds.minRate)}::numeric * sum(operations)) AS k`;
     this.cache.want('failingKeys', plan.buckets);
     return sumKeyParts([keyPart(row, table)], table);
+  }
+
+  /** The failing keys of the plan's buckets summed: as kept from the last summary over the same buckets at the same builds, or summed now (and kept). */
+  private async failingKeysSummed(plan: WindowPlan): Promise<KeyTotals> {
+    const keys = plan.buckets.map((bucket) => bucketKey(bucket.grainSeconds, bucket.start.getTime()));
+    const built = keys.every((key) => plan.builds.has(key));
+    const name = keys.map((key) => `${key}@${plan.builds.get(key)}`).join(',');
+    const kept = built ? this.cache.summedFailingKeys<KeyTotals>(name) : undefined;
+    if (kept) return kept;
+    const totals = sumKeyParts(await this.parts('failingKeys', plan.buckets, plan.builds), this.cache.ids);
+    if (built) this.cache.keepSummedFailingKeys(name, totals);
+    return totals;
   }
 
   /** Reads and keeps the parts of `buckets` this process lacks, at their build numbers now (the background filling). */

@@ -132,6 +132,23 @@ export class RollupBucketCache {
     return wanted;
   }
 
+  /** The last sum of the failing keys of a window's buckets (see summedFailingKeys), and which buckets at which builds. */
+  private summedFailing?: { buckets: string; table: IdTable; totals: unknown };
+
+  /**
+   * The failing keys of the buckets named by `buckets` (with their build numbers) summed,
+   * as kept by keepSummedFailingKeys: a window's buckets change every 10 minutes, so most
+   * summaries sum the same ones. Never kept with no budget; gone with the id table.
+   */
+  summedFailingKeys<T>(buckets: string): T | undefined {
+    const kept = this.summedFailing;
+    return kept && kept.buckets === buckets && kept.table === this.table ? (kept.totals as T) : undefined;
+  }
+
+  keepSummedFailingKeys<T>(buckets: string, totals: T): void {
+    if (this.budgetBytes > 0) this.summedFailing = { buckets, table: this.table, totals };
+  }
+
   /** The id table parts must be interned with (the current one). */
   get ids(): IdTable {
     return this.table;
@@ -172,6 +189,7 @@ export class RollupBucketCache {
     if (this.table.bytes <= this.budgetBytes / 2) return;
     this.entries.clear();
     this.usedBytes = 0;
+    this.summedFailing = undefined;
     this.table = new IdTable();
   }
 

@@ -3,6 +3,15 @@ import { compareC, decimalFraction, DeviceTotals, mergeDevices, problemKeyTest, 
 
 const ints = (values: number[]) => Int32Array.from(values);
 
+/** A device part of (id, operations) rows: no failure, no rejection. */
+const operationsOnly = (table: IdTable, rows: [string, number][]) => ({
+  ids: ints(rows.map(([name]) => table.intern(name))),
+  operations: ints(rows.map((row) => row[1])),
+  failures: ints(rows.map(() => 0)),
+  rejections: ints(rows.map(() => 0)),
+  lastRejected: Float64Array.from(rows.map(() => NaN)),
+});
+
 describe('window merge', () => {
   it('orders ids as COLLATE "C" does: by code point, a prefix first', () => {
     const sorted = ['b', 'a', 'ab', 'A', '\u{1F600}', '\uFFFD', 'é', 'a\u0000'].sort(compareC);
@@ -54,13 +63,7 @@ describe('window merge', () => {
 
   it('finds the listed devices whose raw operations could lift them among the busiest, ties by id', () => {
     const table = new IdTable();
-    const part = (rows: [string, number][]) => ({
-      ids: ints(rows.map(([name]) => table.intern(name))),
-      operations: ints(rows.map((row) => row[1])),
-      failures: ints(rows.map(() => 0)),
-      rejections: ints(rows.map(() => 0)),
-      lastRejected: Float64Array.from(rows.map(() => NaN)),
-    });
+    const part = (rows: [string, number][]) => operationsOnly(table, rows);
     const known = part([['raw-a', 4], ['raw-b', 4]]);
     const lists = [part([['l1', 9], ['l2', 6], ['l3', 5], ['l5', 5], ['l0', 5], ['l6', 4]])];
     const names = (ids: number[]) => ids.map((id) => table.names[id]);
@@ -81,13 +84,7 @@ describe('window merge', () => {
 
   it('sums devices added after the id table grew', () => {
     const table = new IdTable();
-    const part = (rows: [string, number][]) => ({
-      ids: ints(rows.map(([name]) => table.intern(name))),
-      operations: ints(rows.map((row) => row[1])),
-      failures: ints(rows.map(() => 0)),
-      rejections: ints(rows.map(() => 0)),
-      lastRejected: Float64Array.from(rows.map(() => NaN)),
-    });
+    const part = (rows: [string, number][]) => operationsOnly(table, rows);
     const totals = new DeviceTotals(table).add(part([['a', 1]]));
     // Ids interned after the first parts were added (raw rows' devices), past the arrays' first size.
     totals.add(part(Array.from({ length: 40 }, (_, i): [string, number] => [`n${i}`, i + 2])), part([['a', 2]]));
@@ -116,5 +113,11 @@ describe('window merge', () => {
       keys: [{ keyId: 'k2', operations: 10, failures: 5 }, { keyId: 'k4', operations: 5, failures: 5 }],
     });
     expect(rankProblemKeys(totals.failing, totals, table, { minFailures: 3, minRate: 0.2 }, 0)).toEqual({ count: 3, keys: [] });
+    // On top of kept sums (left as they were), with ids interned after them.
+    const kept = sumKeyParts([part([['k1', 10, 3]])], table);
+    const more = sumKeyParts([part([['k1', 5, 1], ['k9', 2, 2]])], table, kept);
+    expect(more.failing.map((id) => table.names[id])).toEqual(['k1', 'k9']);
+    expect([more.operations[table.intern('k1')], more.failures[table.intern('k1')], more.failures[table.intern('k9')]]).toEqual([15, 4, 2]);
+    expect([kept.operations[table.intern('k1')], kept.failures[table.intern('k1')], kept.failing.length]).toEqual([10, 3, 1]);
   });
 });

@@ -168,10 +168,16 @@ export interface KeyTotals {
   failing: number[];
 }
 
-export function sumKeyParts(parts: KeyPart[], table: IdTable): KeyTotals {
+/** `parts` summed by id, on top of `base` (sums over the same id table, left unchanged) if given. */
+export function sumKeyParts(parts: KeyPart[], table: IdTable, base?: KeyTotals): KeyTotals {
   const size = table.names.length;
-  const totals: KeyTotals = { operations: new Float64Array(size), failures: new Float64Array(size), failing: [] };
+  const totals: KeyTotals = { operations: new Float64Array(size), failures: new Float64Array(size), failing: [...(base?.failing ?? [])] };
   const seen = new Uint8Array(size);
+  if (base) {
+    totals.operations.set(base.operations);
+    totals.failures.set(base.failures);
+    for (const id of base.failing) seen[id] = 1;
+  }
   for (const part of parts) {
     for (let row = 0; row < part.ids.length; row += 1) {
       const id = part.ids[row];

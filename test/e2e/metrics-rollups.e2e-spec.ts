@@ -208,6 +208,34 @@ describe('metrics rollups: the busiest devices when buckets list only their busi
   it('also for a listed device beyond the 100 busiest listed (read in a second query)', () => expectLifted(2, 'mid-1-99'));
 });
 
+describe('metrics rollups: a bucket rebuilt under a process that kept it', () => {
+  it('counts its late failures: the failing keys it summed are summed again', async () => {
+    const t = await startTestApp({ env: { METRICS_PROBLEM_KEY_MIN_FAILURES: '3', METRICS_PROBLEM_KEY_FAILURE_RATE: '0.2' } });
+    try {
+      t.clock.set(NOW);
+      const minutesAgo = (minutes: number) => new Date(NOW.getTime() - minutes * 60_000);
+      const failures = (count: number) => Array.from({ length: count }, () => ({
+        operation: 'decrypt', status: 'failure', errorReason: 'DECRYPTION_FAILED', duration: 1, keyId: 'key-late', timestamp: minutesAgo(45),
+      }));
+      // A row in every 10 minutes of the last hour (each is built, so the process keeps their sum of failing keys).
+      const everyTenMinutes = Array.from({ length: 6 }, (_, i) => ({
+        operation: 'encrypt', status: 'success', duration: 1, keyId: 'key-busy', timestamp: minutesAgo(5 + i * 10),
+      }));
+      await t.prisma.encryptionMetric.createMany({ data: [...everyTenMinutes, ...failures(3)] });
+      await t.app.get(MetricRollups).run();
+      await expectSummaryMatchesRawRows(t, 1);
+      // Late rows in the same closed 10 minutes: the step rebuilds it; the window's buckets are the same ones.
+      await t.prisma.encryptionMetric.createMany({ data: failures(2) });
+      await t.app.get(MetricRollups).run();
+      await expectSummaryMatchesRawRows(t, 1);
+      const summary = await t.app.get(MetricsSummaryService).summarize(1);
+      expect(summary.problematicKeys.keys).toEqual([{ keyId: 'key-late', operations: 5, failures: 5, failureRate: 1 }]);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe('metrics rollups: problem keys at the thresholds', () => {
   it('keeps a key at exactly the rate where it failed, or across the window, and drops one below it', async () => {
     const t = await startTestApp({ env: { METRICS_PROBLEM_KEY_MIN_FAILURES: '3', METRICS_PROBLEM_KEY_FAILURE_RATE: '0.2' } });
