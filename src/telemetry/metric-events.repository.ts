@@ -8,6 +8,7 @@ import { deviceHash, estimateDevices, mergeSketches, packedSketch, unpackSketch 
 import { Bucket, bucketKey, FINEST_GRAIN_SECONDS, GRAINS_SECONDS, planWindow, WindowPlan } from './window-plan';
 import { KeyPart, OperationAggregateRow, PartKind, PartOf, RollupBucketCache } from './rollup-bucket-cache';
 import {
+  counts,
   DEVICE_COLUMNS,
   deviceLists,
   devicePart,
@@ -52,6 +53,8 @@ export type WindowDevices = Omit<MergedDevices, 'listed'> & { active: number };
  * summed (see MetricsReads.parts): a day holds up to a row per key, an hour far fewer.
  */
 const READ_EACH_AT_MOST_HOURS = 48;
+/** Problem-key candidates whose operations in a window's buckets a process keeps (their names go with each summary's raw query). */
+const MAX_KEPT_CANDIDATES = 1_000;
 /** Devices: the busiest listed ones (this many times the list's length) read with the raw rows' busiest, in one query. */
 const LIKELY_UNCERTAIN_DEVICES = 10;
 /** Buckets read per snapshot group when keeping them in the background (a day's failing keys: up to one row per key). */
@@ -67,6 +70,13 @@ const DEFAULT_PARTITION = 'EncryptionMetric_default';
 const PARTITION_NAME = /^EncryptionMetric_p(\d{4})(\d{2})(\d{2})$/;
 
 type Db = Pick<PrismaService, '$queryRaw' | '$executeRaw'>;
+
+/** What a process keeps of a window's buckets as a whole (see MetricsReads.keptWindow). */
+interface KeptWindow {
+  failing?: KeyTotals;
+  /** Candidates' operations in the buckets, by id. */
+  candidates: Map<number, number>;
+}
 
 const isoList = (dates: Date[]) => dates.map((date) => date.toISOString());
 
@@ -445,35 +455,51 @@ export class MetricsReads {
     maxProbes = MAX_CANDIDATE_PROBES,
   ): Promise<MergedProblemKeys> {
     const table = this.cache.ids;
-    // Only the raw rows' keys that failed: the others' operations are read for the candidates below.
+    const kept = this.keptWindow(plan);
+    // The raw rows' keys that failed, and those whose operations in the buckets are kept (earlier
+    // candidates): the others' raw operations are read for the candidates below.
     const [rawRow] = await this.db.$queryRaw<PartRow[]>`
-      SELECT ${KEY_COLUMNS} FROM (${rawKeyAggregates(liveRows(plan))}) AS k WHERE k."failures" > 0`;
+      SELECT ${KEY_COLUMNS} FROM (${rawKeyAggregates(liveRows(plan))}) AS k
+       WHERE k."failures" > 0 OR k."keyId" = ANY(${[...kept.candidates.keys()].map((id) => table.names[id])}::text[])`;
     const raw = keyPart(rawRow, table);
-    const whereFailed = (await this.candidatesInSql(plan, raw, thresholds)) ?? sumKeyParts([raw], table, await this.failingKeysSummed(plan));
+    const whereFailed = (await this.candidatesInSql(plan, raw, thresholds)) ?? sumKeyParts([raw], table, await this.failingKeysSummed(plan, kept));
     const passes = problemKeyTest(thresholds);
     const candidates = whereFailed.failing.filter((id) => passes(whereFailed.failures[id], whereFailed.operations[id]));
     if (candidates.length === 0 || plan.buckets.length === 0) {
       return rankProblemKeys(candidates, whereFailed, table, thresholds, limit);
     }
-    const names = candidates.map((id) => table.names[id]);
-    const probe = candidates.length * plan.buckets.length <= maxProbes;
-    const [windowRow] = await this.db.$queryRaw<PartRow[]>`
-      SELECT ${KEY_COLUMNS}
-        FROM (SELECT "keyId", sum(operations) AS operations, 0 AS failures
-                FROM (SELECT k."keyId", k."operations"::int AS operations
-                        FROM ${joined('MetricKeyRollup', 'k', usedBuckets(plan.buckets))}
-                       WHERE ${probe
-                         // Few candidates: their row of each bucket, looked up by primary key.
-                         ? Prisma.sql`k."keyId" = ANY(${names}::text[])`
-                         // Many: each key row of the buckets read once, matched against them by hash.
-                         : Prisma.sql`k."keyId" IN (SELECT unnest(${names}::text[]))`}
-                      UNION ALL
-                      SELECT m."keyId", 1 FROM ${liveRows(plan)} WHERE m."keyId" = ANY(${names}::text[])) AS rows
-               GROUP BY 1) AS k`;
-    const window = sumKeyParts([keyPart(windowRow, table)], table);
-    const failures = new Float64Array(window.operations.length);
+    const operations = new Float64Array(table.names.length);
+    for (let row = 0; row < raw.ids.length; row += 1) operations[raw.ids[row]] = raw.operations[row];
+    for (const id of candidates) operations[id] += kept.candidates.get(id) ?? 0;
+    const unknown = candidates.filter((id) => !kept.candidates.has(id));
+    if (unknown.length > 0) {
+      const names = unknown.map((id) => table.names[id]);
+      const probe = unknown.length * plan.buckets.length <= maxProbes;
+      const [row] = await this.db.$queryRaw<{ ids: string | null; buckets: string | null; raw: string | null }[]>`
+        SELECT json_agg(k."keyId")::text AS ids, string_agg(k."inBuckets"::text, ',') AS buckets, string_agg(k."inRaw"::text, ',') AS raw
+          FROM (SELECT "keyId", sum("inBuckets") AS "inBuckets", sum("inRaw") AS "inRaw"
+                  FROM (SELECT k."keyId", k."operations"::int AS "inBuckets", 0 AS "inRaw"
+                          FROM ${joined('MetricKeyRollup', 'k', usedBuckets(plan.buckets))}
+                         WHERE ${probe
+                           // Few candidates: their row of each bucket, looked up by primary key.
+                           ? Prisma.sql`k."keyId" = ANY(${names}::text[])`
+                           // Many: each key row of the buckets read once, matched against them by hash.
+                           : Prisma.sql`k."keyId" IN (SELECT unnest(${names}::text[]))`}
+                        UNION ALL
+                        SELECT m."keyId", 0, 1 FROM ${liveRows(plan)} WHERE m."keyId" = ANY(${names}::text[])) AS rows
+                 GROUP BY 1) AS k`;
+      const ids = row.ids ? (JSON.parse(row.ids) as string[]).map((name) => table.intern(name)) : [];
+      const inBuckets = counts(row.buckets, ids.length, true);
+      const inRaw = counts(row.raw, ids.length, true);
+      ids.forEach((id, i) => {
+        // Their raw operations came here, not with the raw rows' (unless they failed there: counted once).
+        operations[id] = inBuckets[i] + inRaw[i];
+        if (kept.candidates.size < MAX_KEPT_CANDIDATES) kept.candidates.set(id, inBuckets[i]);
+      });
+    }
+    const failures = new Float64Array(operations.length);
     for (const id of candidates) failures[id] = whereFailed.failures[id];
-    return rankProblemKeys(candidates, { operations: window.operations, failures }, table, thresholds, limit);
+    return rankProblemKeys(candidates, { operations, failures }, table, thresholds, limit);
   }
 
   /**
@@ -509,16 +535,22 @@ export class MetricsReads {
     return sumKeyParts([keyPart(row, table)], table);
   }
 
-  /** The failing keys of the plan's buckets summed: as kept from the last summary over the same buckets at the same builds, or summed now (and kept). */
-  private async failingKeysSummed(plan: WindowPlan): Promise<KeyTotals> {
+  /**
+   * What this process keeps of the plan's buckets as a whole (RollupBucketCache.window),
+   * when every one of them has a build number: the sum of their failing keys, and the
+   * operations in them of problem-key candidates (up to MAX_KEPT_CANDIDATES).
+   */
+  private keptWindow(plan: WindowPlan): KeptWindow {
     const keys = plan.buckets.map((bucket) => bucketKey(bucket.grainSeconds, bucket.start.getTime()));
-    const built = keys.every((key) => plan.builds.has(key));
-    const name = keys.map((key) => `${key}@${plan.builds.get(key)}`).join(',');
-    const kept = built ? this.cache.summedFailingKeys<KeyTotals>(name) : undefined;
-    if (kept) return kept;
-    const totals = sumKeyParts(await this.parts('failingKeys', plan.buckets, plan.builds), this.cache.ids);
-    if (built) this.cache.keepSummedFailingKeys(name, totals);
-    return totals;
+    const made = (): KeptWindow => ({ candidates: new Map() });
+    if (!keys.every((key) => plan.builds.has(key))) return made();
+    return this.cache.window(keys.map((key) => `${key}@${plan.builds.get(key)}`).join(','), made);
+  }
+
+  /** The failing keys of the plan's buckets summed: kept, or summed now (and kept). */
+  private async failingKeysSummed(plan: WindowPlan, kept: KeptWindow): Promise<KeyTotals> {
+    kept.failing ??= sumKeyParts(await this.parts('failingKeys', plan.buckets, plan.builds), this.cache.ids);
+    return kept.failing;
   }
 
   /** Reads and keeps the parts of `buckets` this process lacks, at their build numbers now (the background filling). */

@@ -132,21 +132,22 @@ export class RollupBucketCache {
     return wanted;
   }
 
-  /** The last sum of the failing keys of a window's buckets (see summedFailingKeys), and which buckets at which builds. */
-  private summedFailing?: { buckets: string; table: IdTable; totals: unknown };
+  /** What the last summary learnt of its window's buckets as a whole (see window), and which buckets at which builds. */
+  private lastWindow?: { buckets: string; table: IdTable; kept: unknown };
 
   /**
-   * The failing keys of the buckets named by `buckets` (with their build numbers) summed,
-   * as kept by keepSummedFailingKeys: a window's buckets change every 10 minutes, so most
-   * summaries sum the same ones. Never kept with no budget; gone with the id table.
+   * What summaries keep of the buckets named by `buckets` (with their build numbers) as a
+   * whole (the sum of their failing keys, the problem-key candidates' operations in them):
+   * a window's buckets change every 10 minutes, so most summaries read the same ones. The
+   * last window's only, made by `make` when it is another; not kept with no budget, gone
+   * with the id table.
    */
-  summedFailingKeys<T>(buckets: string): T | undefined {
-    const kept = this.summedFailing;
-    return kept && kept.buckets === buckets && kept.table === this.table ? (kept.totals as T) : undefined;
-  }
-
-  keepSummedFailingKeys<T>(buckets: string, totals: T): void {
-    if (this.budgetBytes > 0) this.summedFailing = { buckets, table: this.table, totals };
+  window<T>(buckets: string, make: () => T): T {
+    const last = this.lastWindow;
+    if (last && last.buckets === buckets && last.table === this.table) return last.kept as T;
+    const kept = make();
+    if (this.budgetBytes > 0) this.lastWindow = { buckets, table: this.table, kept };
+    return kept;
   }
 
   /** The id table parts must be interned with (the current one). */
@@ -189,7 +190,7 @@ export class RollupBucketCache {
     if (this.table.bytes <= this.budgetBytes / 2) return;
     this.entries.clear();
     this.usedBytes = 0;
-    this.summedFailing = undefined;
+    this.lastWindow = undefined;
     this.table = new IdTable();
   }
 

@@ -208,31 +208,47 @@ describe('metrics rollups: the busiest devices when buckets list only their busi
   it('also for a listed device beyond the 100 busiest listed (read in a second query)', () => expectLifted(2, 'mid-1-99'));
 });
 
-describe('metrics rollups: a bucket rebuilt under a process that kept it', () => {
-  it('counts its late failures: the failing keys it summed are summed again', async () => {
+/**
+ * What a process keeps of a window's buckets as a whole (their failing keys summed, the
+ * problem-key candidates' operations in them), over the last hour: every 10 minutes of it
+ * has rows, so each is built and kept. Two summaries, the rows `between` added between them.
+ */
+describe('metrics rollups: what a process keeps of a window as a whole', () => {
+  const minutesAgo = (minutes: number) => new Date(NOW.getTime() - minutes * 60_000);
+  const rows = (keyId: string, status: 'success' | 'failure', count: number, minutes: number) => Array.from({ length: count }, () => ({
+    operation: 'decrypt', status, errorReason: status === 'failure' ? 'DECRYPTION_FAILED' : null, duration: 1, keyId, timestamp: minutesAgo(minutes),
+  }));
+
+  async function twoSummaries(first: ReturnType<typeof rows>, between: (t: TestApp) => Promise<unknown>) {
     const t = await startTestApp({ env: { METRICS_PROBLEM_KEY_MIN_FAILURES: '3', METRICS_PROBLEM_KEY_FAILURE_RATE: '0.2' } });
     try {
       t.clock.set(NOW);
-      const minutesAgo = (minutes: number) => new Date(NOW.getTime() - minutes * 60_000);
-      const failures = (count: number) => Array.from({ length: count }, () => ({
-        operation: 'decrypt', status: 'failure', errorReason: 'DECRYPTION_FAILED', duration: 1, keyId: 'key-late', timestamp: minutesAgo(45),
-      }));
-      // A row in every 10 minutes of the last hour (each is built, so the process keeps their sum of failing keys).
-      const everyTenMinutes = Array.from({ length: 6 }, (_, i) => ({
-        operation: 'encrypt', status: 'success', duration: 1, keyId: 'key-busy', timestamp: minutesAgo(5 + i * 10),
-      }));
-      await t.prisma.encryptionMetric.createMany({ data: [...everyTenMinutes, ...failures(3)] });
+      const everyTenMinutes = Array.from({ length: 6 }, (_, i) => rows('key-busy', 'success', 1, 5 + i * 10)).flat();
+      await t.prisma.encryptionMetric.createMany({ data: [...everyTenMinutes, ...first] });
       await t.app.get(MetricRollups).run();
       await expectSummaryMatchesRawRows(t, 1);
-      // Late rows in the same closed 10 minutes: the step rebuilds it; the window's buckets are the same ones.
-      await t.prisma.encryptionMetric.createMany({ data: failures(2) });
-      await t.app.get(MetricRollups).run();
+      await between(t);
       await expectSummaryMatchesRawRows(t, 1);
-      const summary = await t.app.get(MetricsSummaryService).summarize(1);
-      expect(summary.problematicKeys.keys).toEqual([{ keyId: 'key-late', operations: 5, failures: 5, failureRate: 1 }]);
+      return (await t.app.get(MetricsSummaryService).summarize(1)).problematicKeys.keys;
     } finally {
       await t.close();
     }
+  }
+
+  it('a bucket rebuilt under it: its late failures count (the failing keys are summed again)', async () => {
+    // Late rows in the same closed 10 minutes: the step rebuilds it; the window's buckets are the same ones.
+    const keys = await twoSummaries(rows('key-late', 'failure', 3, 45), async (t) => {
+      await t.prisma.encryptionMetric.createMany({ data: rows('key-late', 'failure', 2, 45) });
+      await t.app.get(MetricRollups).run();
+    });
+    expect(keys).toEqual([{ keyId: 'key-late', operations: 5, failures: 5, failureRate: 1 }]);
+  });
+
+  it("candidates it kept: their new raw operations count; new candidates come from the raw rows", async () => {
+    // The open 10 minutes: key-a succeeds 20 times (3 of 25: below the rate), key-b fails 3 times.
+    const keys = await twoSummaries([...rows('key-a', 'failure', 3, 45), ...rows('key-a', 'success', 2, 45)], (t) =>
+      t.prisma.encryptionMetric.createMany({ data: [...rows('key-a', 'success', 20, 1), ...rows('key-b', 'failure', 3, 1)] }));
+    expect(keys).toEqual([{ keyId: 'key-b', operations: 3, failures: 3, failureRate: 1 }]);
   });
 });
 
