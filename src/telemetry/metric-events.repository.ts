@@ -379,7 +379,7 @@ export class MetricsReads {
    * (floor 0), the count is exact: every raw device is merged with the lists. Otherwise
    * the count is the HyperLogLog estimate of the merged sketches (device-sketch.ts; the
    * raw rows' sketch made in SQL) and of the raw rows' devices only those that can change
-   * the lists come to memory (see devicesThatMatter). Rate-limited devices are always listed: exact.
+   * the lists come to memory (see addDevicesThatMatter). Rate-limited devices are always listed: exact.
    */
   async devices(plan: WindowPlan, limit: number): Promise<WindowDevices> {
     const table = this.cache.ids;
@@ -442,11 +442,13 @@ export class MetricsReads {
    * of the keys that failed per bucket or in the raw rows, so candidates (enough
    * failures) are found in memory; a key below the rate against the operations of the
    * buckets where it failed (and of the raw rows, if it failed there) is below it in the
-   * window, and dropped. Then the candidates' operations in the whole window: in the
-   * buckets looked up key by key and bucket by bucket while that is at most `maxProbes`
-   * lookups, else from every key row of the buckets (with every key failing, lookups
-   * took seconds), and in the raw rows. Of the raw rows' keys only those that failed
-   * come to memory (a few hundred of the 6,000 keys of 10 minutes in the bench).
+   * window, and dropped. Then the candidates' operations in the whole window: for those
+   * an earlier summary over the same buckets looked up (kept: keptWindow), their bucket
+   * operations as kept and their raw ones read with the raw rows' keys; for the others,
+   * in the buckets looked up key by key and bucket by bucket while that is at most
+   * `maxProbes` lookups, else from every key row of the buckets (with every key failing,
+   * lookups took seconds), and in the raw rows. Of the raw rows' other keys only those
+   * that failed come to memory (a few hundred of the 6,000 keys of 10 minutes in the bench).
    */
   async problemKeys(
     plan: WindowPlan,
