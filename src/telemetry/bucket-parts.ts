@@ -141,7 +141,8 @@ export function counts(text: string | null | undefined, count: number, summed = 
   return values;
 }
 
-function internedIds(text: string | null, table: IdTable): Int32Array {
+/** Ids sent as a JSON array of names, interned. */
+export function internedIds(text: string | null, table: IdTable): Int32Array {
   const names = text ? (JSON.parse(text) as string[]) : [];
   return Int32Array.from(names, (name) => table.intern(name));
 }

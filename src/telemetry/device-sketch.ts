@@ -57,11 +57,13 @@ export function deviceHash(deviceId: Prisma.Sql): Prisma.Sql {
 
 /** The sketch (bytea, SKETCH_REGISTERS bytes) of the non-null deviceIds of raw rows `source` (aliased m). */
 export function rawDeviceSketch(source: Prisma.Sql): Prisma.Sql {
-  const h = Prisma.sql`h`;
-  return encodeRegisters(Prisma.sql`
-    SELECT ${sketchRegister(h)} AS register, max(${sketchRank(h)}) AS rank
-      FROM (SELECT ${deviceHash(Prisma.sql`m."deviceId"`)} AS h FROM ${source} WHERE m."deviceId" IS NOT NULL) AS hashed
-     GROUP BY 1`);
+  const hashed = Prisma.sql`(SELECT ${deviceHash(Prisma.sql`m."deviceId"`)} AS h FROM ${source} WHERE m."deviceId" IS NOT NULL) AS hashed`;
+  return encodeRegisters(rankedRegisters(Prisma.sql`h`, hashed));
+}
+
+/** Each register the hashes `h` (bigint SQL) of `source` set, with its highest rank: (register, rank) rows. */
+function rankedRegisters(h: Prisma.Sql, source: Prisma.Sql): Prisma.Sql {
+  return Prisma.sql`SELECT ${sketchRegister(h)} AS register, max(${sketchRank(h)}) AS rank FROM ${source} GROUP BY 1`;
 }
 
 /** Ranks are at most 65 - SKETCH_BITS, so a register and its rank pack as register * RANK_SPAN + rank. */
@@ -75,7 +77,7 @@ const RANK_SPAN = 64;
 export function packedSketch(h: Prisma.Sql, source: Prisma.Sql): Prisma.Sql {
   return Prisma.sql`
     SELECT string_agg((register * ${Prisma.raw(String(RANK_SPAN))} + rank)::text, ',')
-      FROM (SELECT ${sketchRegister(h)} AS register, max(${sketchRank(h)}) AS rank FROM ${source} GROUP BY 1) AS ranked`;
+      FROM (${rankedRegisters(h, source)}) AS ranked`;
 }
 
 /** The registers of a packedSketch. */

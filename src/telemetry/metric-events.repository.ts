@@ -5,11 +5,12 @@ import { ErrorCode } from '../common';
 import { type MetricEvent, NOT_KEY_FAILURE_REASONS } from './metric-event';
 import type { OperationName } from './operations';
 import { deviceHash, estimateDevices, mergeSketches, packedSketch, unpackSketch } from './device-sketch';
-import { Bucket, bucketKey, FINEST_GRAIN_SECONDS, GRAINS_SECONDS, planWindow, WindowPlan } from './window-plan';
+import { Bucket, bucketKey, bucketKeys, FINEST_GRAIN_SECONDS, GRAINS_SECONDS, planWindow, WindowPlan } from './window-plan';
 import { KeyPart, OperationAggregateRow, PartKind, PartOf, RollupBucketCache } from './rollup-bucket-cache';
 import {
   counts,
   DEVICE_COLUMNS,
+  internedIds,
   deviceLists,
   devicePart,
   EMPTY_PARTS,
@@ -30,7 +31,6 @@ import {
   problemKeyTest,
   rankProblemKeys,
   sumKeyParts,
-  uncertainDevices,
 } from './window-merge';
 
 const KEY_GENERATION: OperationName = 'generate';
@@ -339,18 +339,14 @@ export class MetricsReads {
   async plan({ from, to }: MetricWindow): Promise<WindowPlan> {
     const nearStart = new Date(from.getTime() + HOUR_MS);
     const nearEnd = new Date(to.getTime() - HOUR_MS);
-    const startMs = (alias: string) => Prisma.raw(`(extract(epoch FROM ${alias}."bucketStart") * 1000)::bigint`);
     const [row] = await this.db.$queryRaw<{ dirty: string | null; builds: string | null }[]>`
-      SELECT (SELECT string_agg(d."grainSeconds" || ':' || ${startMs('d')}, ',') FROM "MetricRollupDirty" d
+      SELECT (SELECT string_agg(${bucketKeyText('d')}, ',') FROM "MetricRollupDirty" d
                WHERE d."bucketStart" >= ${from} AND d."bucketStart" <= ${to}) AS dirty,
-             (SELECT string_agg(b."grainSeconds" || ':' || ${startMs('b')} || ':' || b."build", ',') FROM "MetricRollupBuild" b
+             (SELECT ${BUILD_NUMBERS_TEXT} FROM "MetricRollupBuild" b
                WHERE b."grainSeconds" = ANY(${COARSER_GRAINS}::int[]) AND b."bucketStart" >= ${from} AND b."bucketStart" <= ${to}
                   OR b."grainSeconds" = ${FINEST_GRAIN_SECONDS}
                      AND (b."bucketStart" BETWEEN ${from} AND ${nearStart} OR b."bucketStart" BETWEEN ${nearEnd} AND ${to})) AS builds`;
-    const dirty = new Set((row.dirty ? row.dirty.split(',') : []).map((entry) => {
-      const [grain, start] = entry.split(':');
-      return bucketKey(Number(grain), Number(start));
-    }));
+    const dirty = new Set(row.dirty ? row.dirty.split(',') : []);
     return { ...planWindow(from, to, dirty), builds: buildNumbers(row.builds) };
   }
 
@@ -400,7 +396,7 @@ export class MetricsReads {
    * Adds to `totals` (the window's device lists) those of the raw rows' devices that can
    * change the lists, and returns the raw rows' sketch. Those devices: the rate-limited
    * ones, the `limit` busiest by their raw operations (then by id), and the listed devices
-   * whose raw operations could lift them among the `limit` busiest (uncertainDevices),
+   * whose raw operations could lift them among the `limit` busiest (DeviceTotals.uncertain),
    * most of them asked for in the first query (the busiest listed), any others in a
    * second. Any other raw device is preceded by the `limit` busiest raw ones (their window
    * count is at least their raw count, which is at least its own): it cannot be listed.
@@ -424,7 +420,7 @@ export class MetricsReads {
     const known = devicePart(row, table);
     totals.add(known);
     // Fewer than `limit` raw devices: all of them came, the others have no raw operation.
-    const uncertain = uncertainDevices(totals, [...known.ids, ...likely], toNumber(row.nth ?? 0), table, limit);
+    const uncertain = totals.uncertain([...known.ids, ...likely], toNumber(row.nth ?? 0), limit);
     if (uncertain.length > 0) {
       const [more] = await this.db.$queryRaw<PartRow[]>`
         SELECT ${DEVICE_COLUMNS}
@@ -490,7 +486,7 @@ export class MetricsReads {
                         UNION ALL
                         SELECT m."keyId", 0, 1 FROM ${liveRows(plan)} WHERE m."keyId" = ANY(${names}::text[])) AS rows
                  GROUP BY 1) AS k`;
-      const ids = row.ids ? (JSON.parse(row.ids) as string[]).map((name) => table.intern(name)) : [];
+      const ids = internedIds(row.ids, table);
       const inBuckets = counts(row.buckets, ids.length, true);
       const inRaw = counts(row.raw, ids.length, true);
       ids.forEach((id, i) => {
@@ -517,7 +513,7 @@ export class MetricsReads {
     thresholds: { minFailures: number; minRate: number },
   ): Promise<KeyTotals | undefined> {
     if (hoursOf(plan.buckets) <= READ_EACH_AT_MOST_HOURS) return undefined;
-    const keys = plan.buckets.map((bucket) => bucketKey(bucket.grainSeconds, bucket.start.getTime()));
+    const keys = bucketKeys(plan.buckets);
     if (keys.some((key) => this.cache.get('failingKeys', key, plan.builds.get(key)) !== undefined)) return undefined;
     const table = this.cache.ids;
     const rawFailing = [...raw.ids.keys()].filter((row) => raw.failures[row] > 0);
@@ -543,7 +539,7 @@ export class MetricsReads {
    * operations in them of problem-key candidates (up to MAX_KEPT_CANDIDATES).
    */
   private keptWindow(plan: WindowPlan): KeptWindow {
-    const keys = plan.buckets.map((bucket) => bucketKey(bucket.grainSeconds, bucket.start.getTime()));
+    const keys = bucketKeys(plan.buckets);
     const made = (): KeptWindow => ({ candidates: new Map() });
     if (!keys.every((key) => plan.builds.has(key))) return made();
     return this.cache.window(keys.map((key) => `${key}@${plan.builds.get(key)}`).join(','), made);
@@ -564,8 +560,7 @@ export class MetricsReads {
   private async builds(buckets: Bucket[]): Promise<Map<string, string>> {
     if (buckets.length === 0) return new Map();
     const [{ text }] = await this.db.$queryRaw<{ text: string | null }[]>`
-      SELECT string_agg(b."grainSeconds" || ':' || (extract(epoch FROM b."bucketStart") * 1000)::bigint || ':' || b."build", ',') AS text
-        FROM ${joined('MetricRollupBuild', 'b', usedBuckets(buckets))}`;
+      SELECT ${BUILD_NUMBERS_TEXT} AS text FROM ${joined('MetricRollupBuild', 'b', usedBuckets(buckets))}`;
     return buildNumbers(text);
   }
 
@@ -580,7 +575,7 @@ export class MetricsReads {
   private async parts<K extends PartKind>(kind: K, buckets: Bucket[], builds: ReadonlyMap<string, string>, mode: 'summary' | 'keep' = 'summary') {
     const source = PART_SOURCES[kind] as PartSource<K>;
     const table = this.cache.ids;
-    const keys = buckets.map((bucket) => bucketKey(bucket.grainSeconds, bucket.start.getTime()));
+    const keys = bucketKeys(buckets);
     const parts = keys.map((key) => this.cache.get(kind, key, builds.get(key)));
     const missing = buckets.filter((_, i) => parts[i] === undefined);
     if (missing.length === 0) return parts as PartOf<K>[];
@@ -603,12 +598,20 @@ export class MetricsReads {
   }
 }
 
-/** Build numbers as text (grain:start ms:build, comma-separated) by bucketKey. */
+/** A bucket's bucketKey (grain:start in epoch ms), in SQL over the grain and start columns of `alias`. */
+function bucketKeyText(alias: string): Prisma.Sql {
+  return Prisma.raw(`${alias}."grainSeconds" || ':' || (extract(epoch FROM ${alias}."bucketStart") * 1000)::bigint`);
+}
+
+/** MetricRollupBuild rows (b) as one text: bucketKey:build, comma-separated. */
+const BUILD_NUMBERS_TEXT = Prisma.sql`string_agg(${bucketKeyText('b')} || ':' || b."build", ',')`;
+
+/** Build numbers (BUILD_NUMBERS_TEXT) by bucketKey. */
 function buildNumbers(text: string | null): Map<string, string> {
   const builds = new Map<string, string>();
   for (const entry of text ? text.split(',') : []) {
-    const [grain, start, build] = entry.split(':');
-    builds.set(bucketKey(Number(grain), Number(start)), build);
+    const at = entry.lastIndexOf(':');
+    builds.set(entry.slice(0, at), entry.slice(at + 1));
   }
   return builds;
 }

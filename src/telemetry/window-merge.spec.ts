@@ -1,5 +1,5 @@
 import { IdTable } from './rollup-bucket-cache';
-import { compareC, decimalFraction, DeviceTotals, mergeDevices, problemKeyTest, rankProblemKeys, sumKeyParts, uncertainDevices } from './window-merge';
+import { compareC, decimalFraction, DeviceTotals, mergeDevices, problemKeyTest, rankProblemKeys, sumKeyParts } from './window-merge';
 
 const ints = (values: number[]) => Int32Array.from(values);
 
@@ -69,7 +69,7 @@ describe('window merge', () => {
     const names = (ids: number[]) => ids.map((id) => table.names[id]);
     const totals = new DeviceTotals(table).add(...lists, known);
     const uncertain = (rawBound: number, limit: number, alsoKnown: string[] = []) =>
-      names(uncertainDevices(totals, [...known.ids, ...alsoKnown.map((name) => table.intern(name))], rawBound, table, limit));
+      names(totals.uncertain([...known.ids, ...alsoKnown.map((name) => table.intern(name))], rawBound, limit));
     // Limit 2: the 2nd best known count is l2's 6. With at most 1 raw operation, l3 (5 + 1, "l3" after "l2")
     // and l0 (5 + 1, "l0" before "l2") tie it: only l0 could pass; l1 and l2 are among the best themselves.
     expect(uncertain(1, 2)).toEqual(['l1', 'l2', 'l0']);

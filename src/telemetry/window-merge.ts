@@ -96,6 +96,30 @@ export class DeviceTotals {
     return firstBy(this.listed, count, byCountThenName(this.operations, this.table.names));
   }
 
+  /**
+   * The listed devices whose raw operations are unknown (not in `known`: the raw rows'
+   * devices read so far, and devices asked for that have no raw row) and could place them
+   * among the first `limit` by operations: each has at most `rawBound` raw operations (the
+   * `limit`-th busiest raw device's count), so one whose count so far plus that bound does
+   * not pass the `limit`-th best of the counts so far (each at most its device's window
+   * count) is preceded by `limit` devices.
+   */
+  uncertain(known: Iterable<number>, rawBound: number, limit: number): number[] {
+    if (rawBound <= 0 || limit <= 0) return [];
+    const { names } = this.table;
+    const { operations, listed } = this;
+    const isKnown = new Set(known);
+    const best = this.busiest(limit);
+    const inBest = new Set(best);
+    const last = best[limit - 1];
+    return listed.filter((id) => {
+      if (isKnown.has(id)) return false;
+      if (inBest.has(id) || last === undefined) return true;
+      const most = operations[id] + rawBound;
+      return !(operations[last] > most || (operations[last] === most && compareC(names[last], names[id]) < 0));
+    });
+  }
+
   merged(limit: number): MergedDevices {
     const { names } = this.table;
     const { operations, failures, rejections, lastRejected, listed } = this;
@@ -129,30 +153,6 @@ export class DeviceTotals {
 
 export function mergeDevices(parts: DevicePart[], table: IdTable, limit: number): MergedDevices {
   return new DeviceTotals(table).add(...parts).merged(limit);
-}
-
-/**
- * The devices of `totals` whose raw operations are unknown (not in `known`: the raw rows'
- * devices read so far, and devices asked for that have no raw row) and could place them
- * among the first `limit` by operations: each has at most `rawBound` raw operations (the
- * `limit`-th busiest raw device's count), so one whose count so far plus that bound does
- * not pass the `limit`-th best of the counts so far (each at most its device's window
- * count) is preceded by `limit` devices.
- */
-export function uncertainDevices(totals: DeviceTotals, known: Iterable<number>, rawBound: number, table: IdTable, limit: number): number[] {
-  if (rawBound <= 0 || limit <= 0) return [];
-  const { names } = table;
-  const { operations, listed } = totals;
-  const isKnown = new Set(known);
-  const best = totals.busiest(limit);
-  const inBest = new Set(best);
-  const last = best[limit - 1];
-  return listed.filter((id) => {
-    if (isKnown.has(id)) return false;
-    if (inBest.has(id) || last === undefined) return true;
-    const most = operations[id] + rawBound;
-    return !(operations[last] > most || (operations[last] === most && compareC(names[last], names[id]) < 0));
-  });
 }
 
 export interface MergedProblemKeys {

@@ -25,6 +25,9 @@ export interface WindowPlan {
 
 export const bucketKey = (grainSeconds: number, startMs: number) => `${grainSeconds}:${startMs}`;
 
+/** The bucketKey of each bucket. */
+export const bucketKeys = (buckets: Bucket[]) => buckets.map((bucket) => bucketKey(bucket.grainSeconds, bucket.start.getTime()));
+
 /**
  * Covers [from, to] (both included, millisecond timestamps) from its start: at each
  * point the coarsest bucket that starts there, ends inside the window and is not dirty
