@@ -100,6 +100,23 @@ describe('MetricsRecorder', () => {
     expect(recorder.depth).toBe(0);
   });
 
+  it('leaves rows recorded during a write for the next trigger: no small INSERT chasing each request', async () => {
+    const { recorder, repository } = recorderWith({ METRICS_BATCH_SIZE: '100' });
+    repository.holding = true;
+    recorder.record(event(1));
+    const flushed = recorder.flush();
+    // Steady load: a few rows arrive during every write.
+    for (let n = 2; n <= 4; n += 1) recorder.record(event(n));
+    repository.release();
+    await flushed;
+    expect(repository.calls).toBe(1);
+    expect(repository.written.map((row) => row.duration)).toEqual([1]);
+    expect(recorder.depth).toBe(3);
+    await recorder.flush();
+    expect(repository.calls).toBe(2);
+    expect(repository.written.map((row) => row.duration)).toEqual([1, 2, 3, 4]);
+  });
+
   it('keeps rows through a database outage and writes them, in order, when it is back', async () => {
     const { recorder, repository } = recorderWith({ METRICS_BATCH_SIZE: '2' });
     repository.down = true;
