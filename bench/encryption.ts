@@ -4,7 +4,7 @@
  * its log going to a file, no LOG_FORMAT); `wrk` (Debian package `wrk`) loads it from a
  * separate process in closed loops, checking every answer. In one run it prints:
  * - decryptData (raw RSA-OAEP and JWE ciphertexts, 8 keys) and `{ __typename }` at 1,
- *   16 and 64 clients: req/s, p50, p99, errors, service CPU per request;
+ *   16 and 64 clients: req/s, p50, p90, p99, errors, service CPU per request;
  * - verifyPasscode at 16 clients (each ciphertext used once);
  * - the raw RSA-OAEP-SHA256 decrypt rate and the argon2id verify rate with one worker
  *   thread per CPU (measured before and after the service runs; the mean is used);
@@ -200,13 +200,14 @@ async function main() {
 function report(entry: Loaded, name: string, clients: number, result: LoadResult) {
   console.log(
     `${(entry.variant.name || 'service').padEnd(8)} ${name.padEnd(9)} ${String(clients).padStart(2)} clients: ${result.rps.toFixed(0).padStart(6)} req/s  ` +
-      `p50 ${result.p50Ms.toFixed(2).padStart(7)} ms  p99 ${result.p99Ms.toFixed(2).padStart(7)} ms  errors ${result.errors}  ` +
+      `p50 ${result.p50Ms.toFixed(2).padStart(7)} ms  p90 ${result.p90Ms.toFixed(2).padStart(7)} ms  p99 ${result.p99Ms.toFixed(2).padStart(7)} ms  errors ${result.errors}  ` +
       `service CPU/request: node ${result.nodeCpuUs.toFixed(0)} µs, PostgreSQL ${result.postgresCpuUs.toFixed(0)} µs` +
       (result.firstError ? `  first error: ${result.firstError}` : ''),
   );
   const key = `${name}_c${clients}`;
   entry.figures[`${key}_rps`] = Math.round(result.rps);
   entry.figures[`${key}_p50_ms`] = round(result.p50Ms, 2);
+  entry.figures[`${key}_p90_ms`] = round(result.p90Ms, 2);
   entry.figures[`${key}_p99_ms`] = round(result.p99Ms, 2);
   entry.figures[`${key}_errors`] = result.errors;
   entry.figures[`${key}_node_cpu_us`] = Math.round(result.nodeCpuUs);

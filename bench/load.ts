@@ -190,6 +190,7 @@ export interface LoadResult {
   requests: number;
   rps: number;
   p50Ms: number;
+  p90Ms: number;
   p99Ms: number;
   /** Non-200 answers, answers without the expected text, socket errors and timeouts. */
   errors: number;
@@ -250,7 +251,7 @@ done = function(summary, latency, requests)
     if f == "" then f = thread:get("first") end
   end
   local e = summary.errors
-  io.write(string.format("RESULT bad=%d socket=%d p50=%d p99=%d n=%d us=%d\\n", b, e.connect + e.read + e.write + e.timeout, latency:percentile(50), latency:percentile(99), summary.requests, summary.duration))
+  io.write(string.format("RESULT bad=%d socket=%d p50=%d p90=%d p99=%d n=%d us=%d\\n", b, e.connect + e.read + e.write + e.timeout, latency:percentile(50), latency:percentile(90), latency:percentile(99), summary.requests, summary.duration))
   io.write("FIRST " .. f .. "\\n")
 end
 `,
@@ -262,14 +263,15 @@ end
   ]);
   const after = serviceCpu(service.child.pid!);
   rmSync(script, { force: true });
-  const match = /RESULT bad=(\d+) socket=(\d+) p50=(\d+) p99=(\d+) n=(\d+) us=(\d+)/.exec(stdout);
+  const match = /RESULT bad=(\d+) socket=(\d+) p50=(\d+) p90=(\d+) p99=(\d+) n=(\d+) us=(\d+)/.exec(stdout);
   if (!match) throw new Error(`unexpected wrk output: ${stdout}`);
-  const [bad, socket, p50, p99, requests, durationUs] = match.slice(1).map(Number);
+  const [bad, socket, p50, p90, p99, requests, durationUs] = match.slice(1).map(Number);
   const first = /FIRST (.*)/.exec(stdout)?.[1]?.trim();
   return {
     requests,
     rps: requests / (durationUs / 1e6),
     p50Ms: p50 / 1000,
+    p90Ms: p90 / 1000,
     p99Ms: p99 / 1000,
     errors: bad + socket,
     firstError: first || undefined,
