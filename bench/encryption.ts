@@ -4,7 +4,8 @@
  * its log going to a file, no LOG_FORMAT); `wrk` (Debian package `wrk`) loads it from a
  * separate process in closed loops, checking every answer. In one run it prints:
  * - decryptData (raw RSA-OAEP and JWE ciphertexts, 8 keys) and `{ __typename }` at 1,
- *   16 and 64 clients: req/s, p50, p90, p99, errors, service CPU per request;
+ *   16 and 64 clients: req/s, p50, p90, p99, errors, service CPU per request, and p50/p99
+ *   of the same requests as the service timed them (its request lines' responseTime);
  * - verifyPasscode at 16 clients (each ciphertext used once);
  * - the raw RSA-OAEP-SHA256 decrypt rate and the argon2id verify rate with one worker
  *   thread per CPU (measured before and after the service runs; the mean is used);
@@ -201,7 +202,8 @@ function report(entry: Loaded, name: string, clients: number, result: LoadResult
   console.log(
     `${(entry.variant.name || 'service').padEnd(8)} ${name.padEnd(9)} ${String(clients).padStart(2)} clients: ${result.rps.toFixed(0).padStart(6)} req/s  ` +
       `p50 ${result.p50Ms.toFixed(2).padStart(7)} ms  p90 ${result.p90Ms.toFixed(2).padStart(7)} ms  p99 ${result.p99Ms.toFixed(2).padStart(7)} ms  errors ${result.errors}  ` +
-      `service CPU/request: node ${result.nodeCpuUs.toFixed(0)} µs, PostgreSQL ${result.postgresCpuUs.toFixed(0)} µs` +
+      `service CPU/request: node ${result.nodeCpuUs.toFixed(0)} µs, PostgreSQL ${result.postgresCpuUs.toFixed(0)} µs  ` +
+      `in service: p50 ${result.inService.p50Ms} ms, p99 ${result.inService.p99Ms} ms` +
       (result.firstError ? `  first error: ${result.firstError}` : ''),
   );
   const key = `${name}_c${clients}`;
@@ -211,6 +213,8 @@ function report(entry: Loaded, name: string, clients: number, result: LoadResult
   entry.figures[`${key}_p99_ms`] = round(result.p99Ms, 2);
   entry.figures[`${key}_errors`] = result.errors;
   entry.figures[`${key}_node_cpu_us`] = Math.round(result.nodeCpuUs);
+  entry.figures[`${key}_in_service_p50_ms`] = result.inService.p50Ms;
+  entry.figures[`${key}_in_service_p99_ms`] = result.inService.p99Ms;
 }
 
 async function createApiKey(service: LoadService, name: string, scope: string): Promise<string> {

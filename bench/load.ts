@@ -6,7 +6,7 @@
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { constants, generateKeyPairSync, publicEncrypt, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -192,6 +192,12 @@ export interface LoadResult {
   p50Ms: number;
   p90Ms: number;
   p99Ms: number;
+  /**
+   * The same requests as the service timed them (the request lines' responseTime, whole
+   * ms, from Fastify's onRequest to its answer): the rest of the client's latency passes
+   * before the service reads a request (its event loop busy with others, or no CPU free).
+   */
+  inService: { p50Ms: number; p99Ms: number; lines: number };
   /** Non-200 answers, answers without the expected text, socket errors and timeouts. */
   errors: number;
   firstError?: string;
@@ -257,12 +263,16 @@ end
 `,
   );
   const before = serviceCpu(service.child.pid!);
+  const logOffset = statSync(service.logFile).size;
+  const startedAt = Date.now();
   const { stdout } = await run('nice', [
     '-n', String(options.nice ?? 0), 'wrk',
     '-t1', `-c${options.clients}`, `-d${options.seconds}s`, '--timeout', '10s', '-s', script, `http://127.0.0.1:${service.port}/graphql`,
   ]);
   const after = serviceCpu(service.child.pid!);
+  const endedAt = Date.now();
   rmSync(script, { force: true });
+  const inService = await serviceTimes(service.logFile, logOffset, startedAt, endedAt);
   const match = /RESULT bad=(\d+) socket=(\d+) p50=(\d+) p90=(\d+) p99=(\d+) n=(\d+) us=(\d+)/.exec(stdout);
   if (!match) throw new Error(`unexpected wrk output: ${stdout}`);
   const [bad, socket, p50, p90, p99, requests, durationUs] = match.slice(1).map(Number);
@@ -273,11 +283,38 @@ end
     p50Ms: p50 / 1000,
     p90Ms: p90 / 1000,
     p99Ms: p99 / 1000,
+    inService,
     errors: bad + socket,
     firstError: first || undefined,
     nodeCpuUs: ((after.node - before.node) * 1000) / Math.max(1, requests),
     postgresCpuUs: ((after.postgres - before.postgres) * 1000) / Math.max(1, requests),
   };
+}
+
+/**
+ * Percentiles of responseTime over the request lines the service logged between
+ * `from` and `to` (ms since the epoch), read from byte `offset` of its log. Waits for
+ * the lines to come through (a worker's log buffer flushes every 100 ms, then the
+ * cluster primary forwards it).
+ */
+async function serviceTimes(logFile: string, offset: number, from: number, to: number) {
+  await sleep(500);
+  const times: number[] = [];
+  const text = readFileSync(logFile).subarray(offset).toString('utf8');
+  for (const line of text.split('\n')) {
+    if (!line.includes('"request completed"')) continue;
+    let entry: { time?: number; responseTime?: number };
+    try {
+      entry = JSON.parse(line);
+    } catch {
+      continue; // the line being written as we read
+    }
+    const { time = 0, responseTime } = entry;
+    if (time >= from && time <= to && typeof responseTime === 'number') times.push(responseTime);
+  }
+  times.sort((a, b) => a - b);
+  const at = (q: number) => (times.length === 0 ? NaN : times[Math.min(times.length - 1, Math.floor(q * times.length))]);
+  return { p50Ms: at(0.5), p99Ms: at(0.99), lines: times.length };
 }
 
 /** Source of a worker thread running `body` (a loop) until `seconds` pass; posts how many it did. */
