@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { freePort } from '../test/support/free-port';
-import { graphqlCaller } from './support';
+import { graphqlCaller, percentile } from './support';
 
 const ROOT = join(__dirname, '..');
 const run = promisify(execFile);
@@ -197,7 +197,7 @@ export interface LoadResult {
    * ms, from Fastify's onRequest to its answer): the rest of the client's latency passes
    * before the service reads a request (its event loop busy with others, or no CPU free).
    */
-  inService: { p50Ms: number; p99Ms: number; lines: number };
+  inService: { p50Ms: number; p99Ms: number };
   /** Non-200 answers, answers without the expected text, socket errors and timeouts. */
   errors: number;
   firstError?: string;
@@ -313,8 +313,7 @@ async function serviceTimes(logFile: string, offset: number, from: number, to: n
     if (time >= from && time <= to && typeof responseTime === 'number') times.push(responseTime);
   }
   times.sort((a, b) => a - b);
-  const at = (q: number) => (times.length === 0 ? NaN : times[Math.min(times.length - 1, Math.floor(q * times.length))]);
-  return { p50Ms: at(0.5), p99Ms: at(0.99), lines: times.length };
+  return { p50Ms: percentile(times, 50), p99Ms: percentile(times, 99) };
 }
 
 /** Source of a worker thread running `body` (a loop) until `seconds` pass; posts how many it did. */
