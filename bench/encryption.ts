@@ -204,6 +204,7 @@ function report(entry: Loaded, name: string, clients: number, result: LoadResult
       `p50 ${result.p50Ms.toFixed(2).padStart(7)} ms  p90 ${result.p90Ms.toFixed(2).padStart(7)} ms  p99 ${result.p99Ms.toFixed(2).padStart(7)} ms  errors ${result.errors}  ` +
       `service CPU/request: node ${result.nodeCpuUs.toFixed(0)} µs, PostgreSQL ${result.postgresCpuUs.toFixed(0)} µs  ` +
       `in service: p50 ${result.inService.p50Ms} ms, p99 ${result.inService.p99Ms} ms` +
+      (result.cpuWaitShare === undefined ? '' : `  workers waiting for a CPU: ${(100 * result.cpuWaitShare).toFixed(0)} %`) +
       (result.firstError ? `  first error: ${result.firstError}` : ''),
   );
   const key = `${name}_c${clients}`;
@@ -215,6 +216,7 @@ function report(entry: Loaded, name: string, clients: number, result: LoadResult
   entry.figures[`${key}_node_cpu_us`] = Math.round(result.nodeCpuUs);
   entry.figures[`${key}_in_service_p50_ms`] = result.inService.p50Ms;
   entry.figures[`${key}_in_service_p99_ms`] = result.inService.p99Ms;
+  if (result.cpuWaitShare !== undefined) entry.figures[`${key}_cpu_wait_pct`] = round(100 * result.cpuWaitShare, 1);
 }
 
 async function createApiKey(service: LoadService, name: string, scope: string): Promise<string> {

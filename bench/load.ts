@@ -175,6 +175,44 @@ export function processTree(rootPid: number): ProcessInfo[] {
   return all.filter((info) => tree.has(info.pid));
 }
 
+/**
+ * Per node process of the service, its main thread's time on a CPU and waiting for one
+ * (ns, /proc/<pid>/schedstat: run time, run-queue delay); empty where /proc has no such
+ * file. A worker's requests wait while its main thread does.
+ */
+export function mainThreadSchedule(rootPid: number): Map<number, { runNs: number; waitNs: number }> {
+  const schedule = new Map<number, { runNs: number; waitNs: number }>();
+  for (const info of processTree(rootPid)) {
+    if (info.comm.startsWith('postgres')) continue;
+    try {
+      const [runNs, waitNs] = readFileSync(`/proc/${info.pid}/schedstat`, 'utf8').split(' ').map(Number);
+      schedule.set(info.pid, { runNs, waitNs });
+    } catch {
+      // gone meanwhile, or no schedstat on this kernel
+    }
+  }
+  return schedule;
+}
+
+/**
+ * The share of a window that the service's busy node processes (a tenth of the window on
+ * a CPU or more: the workers under load) spent ready to run but waiting for a CPU, their
+ * mean; undefined where the kernel does not say.
+ */
+export function cpuWaitShare(
+  before: Map<number, { runNs: number; waitNs: number }>,
+  after: Map<number, { runNs: number; waitNs: number }>,
+  windowMs: number,
+): number | undefined {
+  const shares: number[] = [];
+  for (const [pid, end] of after) {
+    const start = before.get(pid);
+    if (!start || end.runNs - start.runNs < windowMs * 1e5) continue;
+    shares.push((end.waitNs - start.waitNs) / (windowMs * 1e6));
+  }
+  return shares.length === 0 ? undefined : shares.reduce((sum, share) => sum + share, 0) / shares.length;
+}
+
 /** CPU ms spent so far by the service's node processes and by its PostgreSQL. */
 export function serviceCpu(rootPid: number): { node: number; postgres: number } {
   let node = 0;
@@ -204,6 +242,12 @@ export interface LoadResult {
   /** Service CPU per request, µs. */
   nodeCpuUs: number;
   postgresCpuUs: number;
+  /**
+   * The share of the run the busy workers' main threads spent ready but waiting for a
+   * CPU (taken by the other workers, the load generator, PostgreSQL): their requests
+   * waited as long. Undefined where /proc does not say.
+   */
+  cpuWaitShare?: number;
 }
 
 /**
@@ -263,6 +307,7 @@ end
 `,
   );
   const before = serviceCpu(service.child.pid!);
+  const scheduleBefore = mainThreadSchedule(service.child.pid!);
   const logOffset = statSync(service.logFile).size;
   const startedAt = Date.now();
   const { stdout } = await run('nice', [
@@ -270,6 +315,7 @@ end
     '-t1', `-c${options.clients}`, `-d${options.seconds}s`, '--timeout', '10s', '-s', script, `http://127.0.0.1:${service.port}/graphql`,
   ]);
   const after = serviceCpu(service.child.pid!);
+  const scheduleAfter = mainThreadSchedule(service.child.pid!);
   const endedAt = Date.now();
   rmSync(script, { force: true });
   const inService = await serviceTimes(service.logFile, logOffset, startedAt, endedAt);
@@ -288,6 +334,7 @@ end
     firstError: first || undefined,
     nodeCpuUs: ((after.node - before.node) * 1000) / Math.max(1, requests),
     postgresCpuUs: ((after.postgres - before.postgres) * 1000) / Math.max(1, requests),
+    cpuWaitShare: cpuWaitShare(scheduleBefore, scheduleAfter, endedAt - startedAt),
   };
 }
 

@@ -1,0 +1,34 @@
+import { cpuWaitShare, mainThreadSchedule } from '../bench/load';
+
+describe('bench: how long the service waited for a CPU', () => {
+  const ms = 1e6;
+
+  it('is the mean share of the window the busy processes spent ready but not running', () => {
+    const before = new Map([
+      [10, { runNs: 0, waitNs: 0 }],
+      [11, { runNs: 0, waitNs: 0 }],
+      [12, { runNs: 0, waitNs: 0 }],
+    ]);
+    const after = new Map([
+      [10, { runNs: 700 * ms, waitNs: 300 * ms }], // a worker under load
+      [11, { runNs: 600 * ms, waitNs: 100 * ms }], // another
+      [12, { runNs: 5 * ms, waitNs: 90 * ms }], // the primary: idle, not counted
+    ]);
+    expect(cpuWaitShare(before, after, 1_000)).toBeCloseTo(0.2);
+  });
+
+  it('says nothing when no process was busy, or one appeared only at the end', () => {
+    const before = new Map([[10, { runNs: 0, waitNs: 0 }]]);
+    expect(cpuWaitShare(before, new Map([[10, { runNs: 2 * ms, waitNs: 1 * ms }]]), 1_000)).toBeUndefined();
+    expect(cpuWaitShare(before, new Map([[20, { runNs: 900 * ms, waitNs: 100 * ms }]]), 1_000)).toBeUndefined();
+  });
+
+  (process.platform === 'linux' ? it : it.skip)('reads a process main thread from /proc', () => {
+    const started = mainThreadSchedule(process.pid).get(process.pid);
+    const until = Date.now() + 30;
+    while (Date.now() < until); // runs for 30 ms
+    const ended = mainThreadSchedule(process.pid).get(process.pid);
+    expect(started).toBeDefined();
+    expect(ended!.runNs - started!.runNs).toBeGreaterThanOrEqual(20 * ms);
+  });
+});
