@@ -35,6 +35,16 @@ describe('CredentialsRepository', () => {
       expect((await db.prisma.consumedCiphertext.findMany()).map((row) => row.hash)).toEqual(['a']);
     });
 
+    it('records each ciphertext with its key and times, and refuses one submitted twice at once', async () => {
+      const expiresAt = new Date('2026-07-01T00:00:00.123Z');
+      await credentials.consumeThen([{ hash: 'd', keyId: 'key-d', consumedAt: NOW, expiresAt }], async () => undefined);
+      expect(await db.prisma.consumedCiphertext.findMany()).toEqual([{ hash: 'd', keyId: 'key-d', consumedAt: NOW, expiresAt }]);
+      await expect(credentials.consumeThen([record('e'), record('e')], async () => undefined)).rejects.toMatchObject({
+        code: 'CIPHERTEXT_REPLAYED',
+      });
+      expect(await db.prisma.consumedCiphertext.count()).toBe(1);
+    });
+
     it('lets exactly one of two instances racing with the same ciphertext through', async () => {
       const other = new PrismaService(db.config);
       try {
