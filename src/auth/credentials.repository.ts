@@ -33,7 +33,7 @@ export class CredentialsRepository {
    * CIPHERTEXT_REPLAYED and consumes none: the primary key decides between racing
    * submissions (ON CONFLICT DO NOTHING waits for the other to commit). The same
    * statement createMany({ skipDuplicates }) makes, written out: Prisma caches no plan
-   * for createMany and compiled it anew on every verification (about a tenth of the
+   * for createMany and compiled it anew on every verification (about 5 % of the
    * event loop's time per verifyPasscode, bench:encryption profile).
    */
   consumeThen<T>(records: ConsumedRecord[], work: (db: Db) => Promise<T>): Promise<T> {
