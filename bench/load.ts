@@ -126,7 +126,7 @@ export async function startLoadService(
     logFile,
     adminKey,
     gql,
-    nodePids: () => processTree(child.pid!).filter((p) => !p.comm.startsWith('postgres')).map((p) => p.pid),
+    nodePids: () => processTree(child.pid!).filter((p) => !isPostgres(p)).map((p) => p.pid),
     stop: async () => {
       child.kill('SIGTERM');
       const code = await exited;
@@ -136,13 +136,15 @@ export async function startLoadService(
   };
 }
 
-interface ProcessInfo {
+export interface ProcessInfo {
   pid: number;
   ppid: number;
   comm: string;
   /** user + system CPU, ms */
   cpuMs: number;
 }
+
+const isPostgres = (info: ProcessInfo) => info.comm.startsWith('postgres');
 
 /** The process and all its descendants, from /proc. */
 export function processTree(rootPid: number): ProcessInfo[] {
@@ -175,15 +177,21 @@ export function processTree(rootPid: number): ProcessInfo[] {
   return all.filter((info) => tree.has(info.pid));
 }
 
+/** A main thread's time on a CPU and waiting for one, ns since it started. */
+interface MainThreadTimes {
+  runNs: number;
+  waitNs: number;
+}
+
 /**
  * Per node process of the service, its main thread's time on a CPU and waiting for one
  * (ns, /proc/<pid>/schedstat: run time, run-queue delay); empty where /proc has no such
  * file. A worker's requests wait while its main thread does.
  */
-export function mainThreadSchedule(rootPid: number): Map<number, { runNs: number; waitNs: number }> {
-  const schedule = new Map<number, { runNs: number; waitNs: number }>();
-  for (const info of processTree(rootPid)) {
-    if (info.comm.startsWith('postgres')) continue;
+export function mainThreadSchedule(processes: ProcessInfo[]): Map<number, MainThreadTimes> {
+  const schedule = new Map<number, MainThreadTimes>();
+  for (const info of processes) {
+    if (isPostgres(info)) continue;
     try {
       const [runNs, waitNs] = readFileSync(`/proc/${info.pid}/schedstat`, 'utf8').split(' ').map(Number);
       schedule.set(info.pid, { runNs, waitNs });
@@ -200,8 +208,8 @@ export function mainThreadSchedule(rootPid: number): Map<number, { runNs: number
  * mean; undefined where the kernel does not say.
  */
 export function cpuWaitShare(
-  before: Map<number, { runNs: number; waitNs: number }>,
-  after: Map<number, { runNs: number; waitNs: number }>,
+  before: Map<number, MainThreadTimes>,
+  after: Map<number, MainThreadTimes>,
   windowMs: number,
 ): number | undefined {
   const shares: number[] = [];
@@ -214,11 +222,11 @@ export function cpuWaitShare(
 }
 
 /** CPU ms spent so far by the service's node processes and by its PostgreSQL. */
-export function serviceCpu(rootPid: number): { node: number; postgres: number } {
+export function serviceCpu(processes: ProcessInfo[]): { node: number; postgres: number } {
   let node = 0;
   let postgres = 0;
-  for (const info of processTree(rootPid)) {
-    if (info.comm.startsWith('postgres')) postgres += info.cpuMs;
+  for (const info of processes) {
+    if (isPostgres(info)) postgres += info.cpuMs;
     else node += info.cpuMs;
   }
   return { node, postgres };
@@ -306,16 +314,19 @@ done = function(summary, latency, requests)
 end
 `,
   );
-  const before = serviceCpu(service.child.pid!);
-  const scheduleBefore = mainThreadSchedule(service.child.pid!);
+  // One walk of /proc for each end of the run: CPU of every process, waits of the node ones.
+  const processesBefore = processTree(service.child.pid!);
+  const before = serviceCpu(processesBefore);
+  const scheduleBefore = mainThreadSchedule(processesBefore);
   const logOffset = statSync(service.logFile).size;
   const startedAt = Date.now();
   const { stdout } = await run('nice', [
     '-n', String(options.nice ?? 0), 'wrk',
     '-t1', `-c${options.clients}`, `-d${options.seconds}s`, '--timeout', '10s', '-s', script, `http://127.0.0.1:${service.port}/graphql`,
   ]);
-  const after = serviceCpu(service.child.pid!);
-  const scheduleAfter = mainThreadSchedule(service.child.pid!);
+  const processesAfter = processTree(service.child.pid!);
+  const after = serviceCpu(processesAfter);
+  const scheduleAfter = mainThreadSchedule(processesAfter);
   const endedAt = Date.now();
   rmSync(script, { force: true });
   const inService = await serviceTimes(service.logFile, logOffset, startedAt, endedAt);
