@@ -146,21 +146,28 @@ export interface ProcessInfo {
 
 const isPostgres = (info: ProcessInfo) => info.comm.startsWith('postgres');
 
+/**
+ * A /proc stat file (`/proc/<pid>/stat` for a process, `/proc/<pid>/task/<tid>/stat` for
+ * one of its threads): parent, command and user + system CPU.
+ */
+export function readProcStat(path: string): Omit<ProcessInfo, 'pid'> {
+  const stat = readFileSync(path, 'utf8');
+  const close = stat.lastIndexOf(')'); // the command may itself hold ") "
+  const fields = stat.slice(close + 2).split(' ');
+  return {
+    ppid: Number(fields[1]),
+    comm: stat.slice(stat.indexOf('(') + 1, close),
+    cpuMs: (Number(fields[11]) + Number(fields[12])) * 10, // CLK_TCK = 100
+  };
+}
+
 /** The process and all its descendants, from /proc. */
 export function processTree(rootPid: number): ProcessInfo[] {
   const all: ProcessInfo[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const close = stat.lastIndexOf(')');
-      const fields = stat.slice(close + 2).split(' ');
-      all.push({
-        pid: Number(entry),
-        ppid: Number(fields[1]),
-        comm: stat.slice(stat.indexOf('(') + 1, close),
-        cpuMs: (Number(fields[11]) + Number(fields[12])) * 10, // CLK_TCK = 100
-      });
+      all.push({ pid: Number(entry), ...readProcStat(`/proc/${entry}/stat`) });
     } catch {
       // gone meanwhile
     }
